@@ -1,0 +1,119 @@
+//! End-to-end search (issue 5): p50/p95 on a generated index (≥100k chunks
+//! under `cargo bench`), and the telemetry overhead ratio: the same searches
+//! with the real SDK providers (tracing → OTel spans into an in-memory
+//! exporter, metrics into the Prometheus exporter) vs no subscriber and
+//! no-op instruments. Both measured in this one run.
+//!
+//! `cargo bench -p codeintel-benches --bench search`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codeintel_benches::{generate_repo, percentile, size};
+use codeintel_server::diagnostics::timeline::Timeline;
+use codeintel_server::embed::Embedder;
+use codeintel_server::embed::stub::HashEmbedder;
+use codeintel_server::index::build::{self, BuildOptions};
+use codeintel_server::index::loaded::load_current;
+use codeintel_server::index::publish::DataDir;
+use codeintel_server::observability::metrics::Metrics;
+use codeintel_server::observability::testing;
+use codeintel_server::search::engine::{Engine, EngineConfig};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const QUERIES: [&str; 6] = [
+    "compute the refund for a customer",
+    "invoice_ledger",
+    "where is the session cache retried",
+    "paymentBalance",
+    "report metric span index",
+    "order stock inventory",
+];
+
+fn engine(data: &DataDir, metrics: Metrics) -> Engine {
+    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(384).with_metrics(metrics.clone()));
+    let e = Engine::new(Some(emb), metrics.clone(), EngineConfig::default());
+    let loaded = load_current(data, &metrics).expect("load").expect("a version");
+    e.publish(loaded);
+    e
+}
+
+fn search(c: &mut Criterion) {
+    // ~10 chunks per file: 10k files ≈ 100k chunks.
+    let files = size(10_000, 30);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let repo = tempfile::tempdir().expect("tempdir");
+    generate_repo(repo.path(), files, 10).expect("generate");
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let data = DataDir::open(data_dir.path()).expect("data");
+    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(384));
+    let started = Instant::now();
+    let built = rt
+        .block_on(build::build(repo.path(), &data, Some(emb), &Metrics::noop(), &BuildOptions::default()))
+        .expect("build");
+    println!(
+        "search/corpus: {} chunks, dense {:?}, built in {:.1}s",
+        built.manifest.chunks,
+        built.manifest.dense.kind,
+        started.elapsed().as_secs_f64()
+    );
+
+    // Percentiles over a fixed loop, noop telemetry.
+    let noop = engine(&data, Metrics::noop());
+    let mut samples = Vec::new();
+    for i in 0..size(400, 6) {
+        let q = QUERIES[i % QUERIES.len()];
+        let t = Instant::now();
+        rt.block_on(noop.search(q, 10, i % 2 == 1, &Timeline::new())).expect("search");
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    samples.sort_by(f64::total_cmp);
+    println!(
+        "search/e2e_latency_ms: p50 {:.2} p95 {:.2} (n={})",
+        percentile(&samples, 50.0),
+        percentile(&samples, 95.0),
+        samples.len()
+    );
+
+    let mut g = c.benchmark_group("search");
+    g.measurement_time(Duration::from_secs(5));
+    let mut i = 0usize;
+    g.bench_function("e2e_noop_telemetry", |b| {
+        b.iter(|| {
+            i += 1;
+            rt.block_on(noop.search(QUERIES[i % QUERIES.len()], 10, false, &Timeline::new()))
+                .expect("search")
+        });
+    });
+
+    let telemetry = testing::in_memory("bench-search");
+    let real = engine(&data, telemetry.metrics.clone());
+    let spans = telemetry.memory_spans.clone();
+    // Global, so spans made on the blocking pool (FAISS, BM25, DuckDB) are
+    // recorded too; set only now that the no-op measurement is done.
+    tracing::subscriber::set_global_default(telemetry.subscriber()).expect("subscriber");
+    let mut j = 0usize;
+    g.bench_function("e2e_real_telemetry", |b| {
+        b.iter(|| {
+            j += 1;
+            if j % 1024 == 0 {
+                if let Some(s) = &spans {
+                    s.reset();
+                }
+            }
+            rt.block_on(async {
+                let span = tracing::info_span!("POST /v1/search");
+                tracing::Instrument::instrument(
+                    real.search(QUERIES[j % QUERIES.len()], 10, false, &Timeline::new()),
+                    span,
+                )
+                .await
+            })
+            .expect("search")
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, search);
+criterion_main!(benches);

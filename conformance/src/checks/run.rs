@@ -1,0 +1,277 @@
+//! RUN-*: run diagnostics (runpacks and run reports).
+
+use std::io::Read;
+
+use super::{CheckResult, excerpt};
+use crate::observe::{HttpExchange, Observations, steps};
+
+/// The files of an archive: `(path, bytes)`.
+pub type Files = Vec<(String, Vec<u8>)>;
+
+/// Largest archive content read (a guard against decompression bombs).
+const MAX_ARCHIVE_BYTES: u64 = 64 << 20;
+
+/// Decodes standard or URL-safe base64, padded or not, ignoring whitespace.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let unpadded = compact.trim_end_matches('=');
+    STANDARD_NO_PAD
+        .decode(unpadded)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(unpadded))
+        .map_err(|e| format!("the body is not base64 ({e})"))
+}
+
+/// The files of a gzip-compressed (or plain) tar archive: `(path, bytes)`.
+pub fn archive_files(bytes: &[u8]) -> Result<Files, String> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .take(MAX_ARCHIVE_BYTES)
+            .read_to_end(&mut raw)
+            .map_err(|e| format!("the gzip stream does not decode: {e}"))?;
+        tar_files(&raw)
+    } else {
+        tar_files(bytes)
+    }
+}
+
+fn tar_files(bytes: &[u8]) -> Result<Files, String> {
+    let mut archive = tar::Archive::new(bytes);
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("not a tar archive: {e}"))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("a tar entry does not read: {e}"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| format!("a tar entry has a bad path: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(MAX_ARCHIVE_BYTES)
+            .read_to_end(&mut data)
+            .map_err(|e| format!("tar entry `{path}` does not read: {e}"))?;
+        out.push((path, data));
+    }
+    if out.is_empty() {
+        return Err("the archive holds no file (is it a tar archive?)".to_owned());
+    }
+    Ok(out)
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The runpack answer of `step`, as its files; or the result to report.
+fn runpack<'a>(
+    id: &str,
+    obs: &'a Observations,
+    step: &'a str,
+) -> Result<(&'a HttpExchange, Files), CheckResult> {
+    let Some(x) = obs.http_at(step).next() else {
+        return Err(CheckResult::error(
+            id,
+            format!("the drive did not request a runpack (step `{step}`)"),
+        ));
+    };
+    let answer = || format!("{} {}", x.method, x.path);
+    match x.status {
+        None => {
+            return Err(CheckResult::fail(
+                id,
+                format!(
+                    "{} got no answer ({})",
+                    answer(),
+                    x.error.as_deref().unwrap_or("no status")
+                ),
+            ));
+        }
+        Some(200) => {}
+        Some(status) => {
+            return Err(CheckResult::fail(
+                id,
+                format!(
+                    "{} answered {status} ({}): serve runpacks at GET /v1/runpack/{{trace_id}}",
+                    answer(),
+                    excerpt(&x.body, 120)
+                ),
+            ));
+        }
+    }
+    let Some(b64) = &x.body_base64 else {
+        return Err(CheckResult::fail(
+            id,
+            format!(
+                "{} answered 200 without an archive body ({}): answer a gzip-compressed tar",
+                answer(),
+                excerpt(&x.body, 120)
+            ),
+        ));
+    };
+    let files = decode_base64(b64)
+        .and_then(|bytes| archive_files(&bytes))
+        .map_err(|e| CheckResult::fail(id, format!("{} answered 200 but {e}", answer())))?;
+    Ok((x, files))
+}
+
+fn listing(files: &[(String, Vec<u8>)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(p, d)| format!("{p} ({} bytes)", d.len()))
+        .collect()
+}
+
+/// RUN-001: a runpack holds the trace's timeline.
+pub fn run_001(obs: &Observations) -> CheckResult {
+    const ID: &str = "RUN-001";
+    let (x, files) = match runpack(ID, obs, steps::RUNPACK) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let evidence = listing(&files);
+    let Some((path, data)) = files.iter().find(|(p, _)| file_name(p) == "timeline.jsonl") else {
+        return CheckResult::fail(
+            ID,
+            format!("the runpack of {} holds no timeline.jsonl", x.path),
+        )
+        .with_evidence(evidence);
+    };
+    let text = String::from_utf8_lossy(data);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return CheckResult::fail(
+            ID,
+            format!("`{path}` in the runpack is empty: write the trace's timeline events"),
+        )
+        .with_evidence(evidence);
+    }
+    if let Some((n, bad)) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| serde_json::from_str::<serde_json::Value>(l).is_err())
+    {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "line {} of `{path}` is not JSON: {}",
+                n + 1,
+                excerpt(bad, 80)
+            ),
+        )
+        .with_evidence(evidence);
+    }
+    CheckResult::pass(
+        ID,
+        format!(
+            "{} file(s); `{path}` has {} event(s)",
+            files.len(),
+            lines.len()
+        ),
+    )
+    .with_evidence(evidence)
+}
+
+/// Stage words a run report may name.
+const STAGES: [&str; 14] = [
+    "gate",
+    "gather_channels",
+    "embed",
+    "dense",
+    "sparse",
+    "fuse",
+    "refine",
+    "hydrate",
+    "walk",
+    "chunk",
+    "write",
+    "publish",
+    "index",
+    "search",
+];
+
+/// Words that say what failed.
+const FAILURE_WORDS: [&str; 8] = [
+    "fail",
+    "error",
+    "timeout",
+    "timed out",
+    "500",
+    "unavailable",
+    "refused",
+    "abort",
+];
+
+/// RUN-002: a run report names the failed stage and why.
+pub fn run_002(obs: &Observations) -> CheckResult {
+    const ID: &str = "RUN-002";
+    let (x, files) = match runpack(ID, obs, steps::RUNPACK_FAILED) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let evidence = listing(&files);
+    let Some((_, data)) = files.iter().find(|(p, _)| file_name(p) == "report.md") else {
+        return CheckResult::fail(ID, format!("the runpack of {} holds no report.md", x.path))
+            .with_evidence(evidence);
+    };
+    let text = String::from_utf8_lossy(data).to_ascii_lowercase();
+    let stage = STAGES.iter().find(|s| text.contains(*s));
+    let failure = FAILURE_WORDS.iter().find(|w| text.contains(*w));
+    let mut evidence = evidence;
+    evidence.push(format!(
+        "report.md: {}",
+        excerpt(&String::from_utf8_lossy(data), 300)
+    ));
+    match (stage, failure) {
+        (Some(stage), Some(word)) => CheckResult::pass(
+            ID,
+            format!("report.md names stage `{stage}` and the failure (`{word}`)"),
+        )
+        .with_evidence(evidence),
+        (None, _) => CheckResult::fail(
+            ID,
+            "report.md names no stage (gate, gather_channels, embed, fuse, hydrate, …): say where \
+             the run stopped",
+        )
+        .with_evidence(evidence),
+        (Some(_), None) => CheckResult::fail(
+            ID,
+            "report.md names a stage but not the failure (error, timeout, 500, …): say why the run \
+             stopped",
+        )
+        .with_evidence(evidence),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_known_vectors() {
+        assert_eq!(decode_base64("").unwrap(), b"");
+        assert_eq!(decode_base64("Zg==").unwrap(), b"f");
+        assert_eq!(decode_base64("Zm8=").unwrap(), b"fo");
+        assert_eq!(decode_base64("Zm9v").unwrap(), b"foo");
+        assert_eq!(decode_base64("Zm9vYmFy\n").unwrap(), b"foobar");
+        assert_eq!(decode_base64("Zm9vYg").unwrap(), b"foob", "unpadded");
+        assert_eq!(decode_base64("_-8=").unwrap(), vec![0xff, 0xef], "url-safe");
+        assert_eq!(decode_base64("/+8=").unwrap(), vec![0xff, 0xef], "standard");
+        assert!(decode_base64("Zm9v!").is_err());
+        assert!(decode_base64("Zg==Zg").is_err());
+        assert!(decode_base64("Z").is_err());
+    }
+
+    #[test]
+    fn garbage_is_not_an_archive() {
+        assert!(archive_files(b"hello").is_err());
+        assert!(archive_files(&[0x1f, 0x8b, 0, 1, 2]).is_err());
+    }
+}

@@ -1,0 +1,590 @@
+//! `codeintel-conformance`: drive an implementation of the codeintel contract
+//! end to end and report every requirement by id.
+//!
+//! Exit codes: 0 every MUST holds (with `--strict`, every SHOULD too); 1 some
+//! requirement fails; 2 the harness itself failed (bad arguments or manifest,
+//! peers that could not start, missing fixtures, unwritable report files).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use codeintel_conformance::catalog;
+use codeintel_conformance::checks::{self, CheckResult};
+use codeintel_conformance::drive::{DriveConfig, drive, lint_source, workspace_root};
+use codeintel_conformance::observe::{Observations, PhaseTiming};
+use codeintel_conformance::report::{self, Context, ExpectedFailures};
+use codeintel_conformance::sut::Sut;
+use codeintel_conformance::sut::manifest::SutManifest;
+use codeintel_conformance::sut::process::ProcessSut;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "codeintel-conformance",
+    version,
+    about = "Drive a codeintel implementation end to end and report each requirement of the contract by id"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Drive one implementation and report every requirement.
+    Run(RunArgs),
+    /// List the catalog: ids, levels and titles.
+    List,
+    /// Explain one requirement: what it asks and how it is checked.
+    Explain {
+        /// A requirement id, e.g. MET-002.
+        id: String,
+    },
+    /// Drive several implementations and print one table of ids × implementations.
+    Matrix(MatrixArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The in-process reference server (needs the default `reference` feature).
+    #[arg(long, value_name = "NAME", value_parser = ["reference"], required_unless_present = "sut_manifest", conflicts_with = "sut_manifest")]
+    sut: Option<String>,
+    /// Any implementation, started from a manifest (command, env, ready URL, …).
+    #[arg(long, value_name = "FILE.toml")]
+    sut_manifest: Option<PathBuf>,
+    /// The implementation's source tree, for the source lint (LNT-*).
+    #[arg(long, value_name = "DIR")]
+    source: Option<PathBuf>,
+    /// Write the JSON report to FILE (`-`: stdout; the table then goes to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    json: Option<String>,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown report to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// SHOULD failures fail the run too.
+    #[arg(long)]
+    strict: bool,
+    /// Requirements expected to fail (`[expected]` id = "reason").
+    #[arg(long, value_name = "FILE.toml")]
+    expected_failures: Option<PathBuf>,
+    /// Deadline for start-up and readiness, in seconds (also caps each request's timeout at 10 s).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_secs: Option<u64>,
+    /// Write everything observed (the raw model the checks judge) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    save_observations: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct MatrixArgs {
+    /// Manifests (FILE.toml) to drive; `reference` for the in-process reference server.
+    #[arg(required = true, value_name = "MANIFEST")]
+    manifests: Vec<String>,
+    /// Also write the matrix as Markdown to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// SHOULD failures fail the run too.
+    #[arg(long)]
+    strict: bool,
+    /// Deadline for start-up and readiness, in seconds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_secs: Option<u64>,
+}
+
+/// A failure of the harness itself (exit 2).
+#[derive(Debug)]
+struct HarnessError(String);
+
+impl<E: std::fmt::Display> From<E> for HarnessError {
+    fn from(e: E) -> Self {
+        Self(e.to_string())
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::List => {
+            print!("{}", render_list());
+            Ok(0)
+        }
+        Command::Explain { id } => explain(&id),
+        Command::Matrix(args) => matrix(args).await,
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(HarnessError(message)) => {
+            eprintln!("codeintel-conformance: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(feature = "reference")]
+fn reference_sut() -> Result<Box<dyn Sut>, HarnessError> {
+    Ok(Box::new(codeintel_conformance::sut::reference::ReferenceSut::new(
+        workspace_root(),
+    )))
+}
+
+#[cfg(not(feature = "reference"))]
+fn reference_sut() -> Result<Box<dyn Sut>, HarnessError> {
+    Err(HarnessError(
+        "this build has no in-process reference server: build with the default `reference` feature \
+         (`cargo run -p codeintel-conformance -- run --sut reference`), or drive a process with \
+         --sut-manifest FILE.toml"
+            .to_owned(),
+    ))
+}
+
+/// One implementation to drive, with what its manifest adds.
+struct Target {
+    sut: Box<dyn Sut>,
+    source_dir: Option<PathBuf>,
+    expected_failures: Option<PathBuf>,
+}
+
+fn target(
+    reference: bool,
+    manifest: Option<&Path>,
+    timeout: Option<Duration>,
+) -> Result<Target, HarnessError> {
+    if reference {
+        return Ok(Target {
+            sut: reference_sut()?,
+            source_dir: Some(workspace_root().join("reference-server")),
+            expected_failures: None,
+        });
+    }
+    let Some(path) = manifest else {
+        return Err(HarnessError(
+            "give --sut reference or --sut-manifest FILE.toml".to_owned(),
+        ));
+    };
+    let manifest = SutManifest::load(path)?;
+    let source_dir = manifest.source_dir.clone();
+    let expected_failures = manifest.expected_failures.clone();
+    let mut sut = ProcessSut::new(manifest);
+    if let Some(t) = timeout {
+        sut = sut.with_start_timeout(t);
+    }
+    Ok(Target {
+        sut: Box::new(sut),
+        source_dir,
+        expected_failures,
+    })
+}
+
+fn drive_config(timeout: Option<Duration>) -> DriveConfig {
+    let cfg = DriveConfig::new(&workspace_root());
+    match timeout {
+        Some(t) => cfg.with_timeout(t),
+        None => cfg,
+    }
+}
+
+/// Drive, lint and judge one target.
+async fn judge(
+    mut target: Target,
+    cfg: &DriveConfig,
+    source: Option<PathBuf>,
+    expected: Option<&ExpectedFailures>,
+) -> (Observations, Vec<CheckResult>) {
+    let mut obs = drive(target.sut.as_mut(), cfg).await;
+    if let Some(dir) = source.or(target.source_dir) {
+        let started = Instant::now();
+        let root = dir.clone();
+        obs.lint = Some(
+            tokio::task::spawn_blocking(move || lint_source(&root))
+                .await
+                .unwrap_or_else(|e| codeintel_conformance::observe::LintOutcome {
+                    root: dir.clone(),
+                    error: Some(format!("the lint task failed: {e}")),
+                    ..Default::default()
+                }),
+        );
+        obs.sut.source_dir = Some(dir);
+        push_phase(&mut obs, "lint", started);
+    }
+    let started = Instant::now();
+    let mut results = checks::run_all(&obs);
+    if let Some(expected) = expected {
+        expected.apply(&mut results);
+    }
+    push_phase(&mut obs, "check", started);
+    (obs, results)
+}
+
+fn push_phase(obs: &mut Observations, phase: &str, since: Instant) {
+    obs.phases.push(PhaseTiming {
+        phase: phase.to_owned(),
+        millis: since.elapsed().as_millis() as u64,
+    });
+}
+
+fn write_file(path: &Path, text: &str, what: &str) -> Result<(), HarnessError> {
+    std::fs::write(path, text).map_err(|e| {
+        HarnessError(format!(
+            "cannot write the {what} to {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+async fn run(args: RunArgs) -> Result<u8, HarnessError> {
+    let timeout = args.timeout_secs.map(Duration::from_secs);
+    let target = target(args.sut.is_some(), args.sut_manifest.as_deref(), timeout)?;
+    let expected = match args
+        .expected_failures
+        .as_deref()
+        .or(target.expected_failures.as_deref())
+    {
+        Some(path) => Some(ExpectedFailures::load(path)?),
+        None => None,
+    };
+    let cfg = drive_config(timeout);
+    let name = target.sut.info().name;
+    eprintln!("codeintel-conformance: driving `{name}` …");
+
+    let (obs, results) = judge(target, &cfg, args.source.clone(), expected.as_ref()).await;
+
+    let ctx = Context {
+        sut: &obs.sut.name,
+        strict: args.strict,
+        phases: &obs.phases,
+    };
+    let json_to_stdout = args.json.as_deref() == Some("-");
+    let table = report::table::render(
+        &results,
+        &ctx,
+        report::table::TableOptions {
+            color: !json_to_stdout && report::table::use_color(),
+            ..Default::default()
+        },
+    );
+    if json_to_stdout {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    let phases: Vec<String> = obs
+        .phases
+        .iter()
+        .map(|p| format!("{} {} ms", p.phase, p.millis))
+        .collect();
+    eprintln!("codeintel-conformance: wall time: {}", phases.join(", "));
+
+    match args.json.as_deref() {
+        Some("-") => println!("{}", report::json::render(&results, &ctx)),
+        Some(path) => write_file(
+            Path::new(path),
+            &report::json::render(&results, &ctx),
+            "JSON report",
+        )?,
+        None => {}
+    }
+    if let Some(path) = &args.junit {
+        write_file(path, &report::junit::render(&results, &ctx), "JUnit report")?;
+    }
+    if let Some(path) = &args.markdown {
+        write_file(
+            path,
+            &report::markdown::render(&results, &ctx),
+            "Markdown report",
+        )?;
+    }
+    if let Some(path) = &args.save_observations {
+        let text = serde_json::to_string_pretty(&obs)
+            .map_err(|e| HarnessError(format!("cannot serialise the observations: {e}")))?;
+        write_file(path, &text, "observations")?;
+    }
+    if !obs.harness_errors.is_empty() {
+        for e in &obs.harness_errors {
+            eprintln!("codeintel-conformance: harness error: {e}");
+        }
+        return Ok(2);
+    }
+    Ok(u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1))
+}
+
+fn render_list() -> String {
+    let mut out = format!("codeintel conformance catalog {}\n", catalog::VERSION);
+    for (group, heading) in catalog::GROUPS {
+        let _ = writeln!(out, "\n{heading}");
+        for r in catalog::all().iter().filter(|r| r.group == group) {
+            let _ = writeln!(out, "  {:<8} {:<6} {}", r.id, r.level.as_str(), r.title);
+        }
+    }
+    out
+}
+
+fn explain(id: &str) -> Result<u8, HarnessError> {
+    let Some(req) = catalog::find(id) else {
+        return Err(HarnessError(format!(
+            "`{id}` is not a requirement of catalog {}; see `codeintel-conformance list`",
+            catalog::VERSION
+        )));
+    };
+    match catalog::details(req.id) {
+        Some(text) => println!("{text}"),
+        None => println!(
+            "{} {} — {}\n\nChecked: {}",
+            req.id,
+            req.level.as_str(),
+            req.title,
+            req.spec
+        ),
+    }
+    Ok(0)
+}
+
+/// One column of the matrix.
+struct Column {
+    name: String,
+    results: Vec<CheckResult>,
+    exit: u8,
+    /// Why the implementation could not be driven, if so.
+    problem: Option<String>,
+}
+
+async fn matrix(args: MatrixArgs) -> Result<u8, HarnessError> {
+    let timeout = args.timeout_secs.map(Duration::from_secs);
+    let cfg = drive_config(timeout);
+    let mut columns = Vec::new();
+    for entry in &args.manifests {
+        let reference = entry == "reference";
+        let column = match target(reference, Some(Path::new(entry)), timeout) {
+            Err(HarnessError(problem)) => Column {
+                name: entry.clone(),
+                results: Vec::new(),
+                exit: 2,
+                problem: Some(problem),
+            },
+            Ok(t) => {
+                let expected = match t.expected_failures.as_deref().map(ExpectedFailures::load) {
+                    Some(Err(e)) => {
+                        columns.push(Column {
+                            name: entry.clone(),
+                            results: Vec::new(),
+                            exit: 2,
+                            problem: Some(e.to_string()),
+                        });
+                        continue;
+                    }
+                    Some(Ok(x)) => Some(x),
+                    None => None,
+                };
+                let name = t.sut.info().name;
+                eprintln!("codeintel-conformance: driving `{name}` …");
+                let (obs, results) = judge(t, &cfg, None, expected.as_ref()).await;
+                let problem =
+                    (!obs.harness_errors.is_empty()).then(|| obs.harness_errors.join("; "));
+                let exit = if problem.is_some() {
+                    2
+                } else {
+                    u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1)
+                };
+                Column {
+                    name,
+                    results,
+                    exit,
+                    problem,
+                }
+            }
+        };
+        columns.push(column);
+    }
+    print!("{}", render_matrix(&columns, false));
+    for c in &columns {
+        if let Some(p) = &c.problem {
+            eprintln!("codeintel-conformance: {}: {p}", c.name);
+        }
+    }
+    if let Some(path) = &args.markdown {
+        write_file(path, &render_matrix(&columns, true), "Markdown matrix")?;
+    }
+    Ok(columns.iter().map(|c| c.exit).max().unwrap_or(0))
+}
+
+fn cell(results: &[CheckResult], id: &str) -> &'static str {
+    results
+        .iter()
+        .find(|r| r.id == id)
+        .map_or("-", |r| r.outcome.as_str())
+}
+
+/// Ids × implementations, as a text table or Markdown.
+fn render_matrix(columns: &[Column], markdown: bool) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["ID".to_owned(), "LEVEL".to_owned()];
+    header.extend(columns.iter().map(|c| c.name.clone()));
+    for r in catalog::all() {
+        let mut row = vec![r.id.to_owned(), r.level.as_str().to_owned()];
+        row.extend(columns.iter().map(|c| cell(&c.results, r.id).to_owned()));
+        rows.push(row);
+    }
+    let mut exit_row = vec!["exit".to_owned(), String::new()];
+    exit_row.extend(columns.iter().map(|c| c.exit.to_string()));
+    rows.push(exit_row);
+
+    let mut out = String::new();
+    if markdown {
+        let _ = write!(
+            out,
+            "# codeintel conformance matrix (catalog {})\n\n",
+            catalog::VERSION
+        );
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(
+            out,
+            "|{}",
+            header.iter().map(|_| " --- |").collect::<String>()
+        );
+        for row in &rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        let problems: Vec<&Column> = columns.iter().filter(|c| c.problem.is_some()).collect();
+        if !problems.is_empty() {
+            out.push_str("\nNot driven or not fully judged:\n\n");
+            for c in problems {
+                let _ = writeln!(
+                    out,
+                    "- `{}`: {}",
+                    c.name,
+                    c.problem.as_deref().unwrap_or_default().replace('\n', " ")
+                );
+            }
+        }
+        return out;
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, fail: &str, exit: u8) -> Column {
+        Column {
+            name: name.to_owned(),
+            results: catalog::all()
+                .iter()
+                .map(|r| {
+                    if r.id == fail {
+                        CheckResult::fail(r.id, "broken")
+                    } else {
+                        CheckResult::pass(r.id, "ok")
+                    }
+                })
+                .collect(),
+            exit,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn matrix_shows_ids_by_implementation() {
+        let mut broken = column("broken-variant", "MET-002", 1);
+        broken.problem = Some("golden queries missing".into());
+        let columns = vec![column("reference", "", 0), broken];
+        let text = render_matrix(&columns, false);
+        let header = text.lines().next().unwrap();
+        assert!(header.starts_with("ID"), "{header}");
+        assert!(header.contains("reference") && header.contains("broken-variant"));
+        let met002 = text.lines().find(|l| l.starts_with("MET-002")).unwrap();
+        assert!(
+            met002.contains("PASS") && met002.contains("FAIL"),
+            "{met002}"
+        );
+        assert!(text.lines().last().unwrap().starts_with("exit"));
+        assert_eq!(text.lines().count(), catalog::all().len() + 2);
+
+        let md = render_matrix(&columns, true);
+        assert!(
+            md.contains("| ID | LEVEL | reference | broken-variant |"),
+            "{md}"
+        );
+        assert!(md.contains("| MET-002 | MUST | PASS | FAIL |"), "{md}");
+        assert!(md.contains("- `broken-variant`: golden queries missing"));
+    }
+
+    #[test]
+    fn missing_results_show_a_dash() {
+        assert_eq!(cell(&[], "MET-001"), "-");
+        let r = [CheckResult::skip("LNT-001", "no source")];
+        assert_eq!(cell(&r, "LNT-001"), checks::Outcome::Skip.as_str());
+    }
+
+    #[test]
+    fn list_names_every_requirement() {
+        let text = render_list();
+        for r in catalog::all() {
+            assert!(text.contains(r.id), "{} missing", r.id);
+        }
+    }
+
+    #[test]
+    fn cli_parses_the_documented_shapes() {
+        let cli = Cli::try_parse_from([
+            "codeintel-conformance",
+            "run",
+            "--sut-manifest",
+            "x.toml",
+            "--json",
+            "-",
+            "--strict",
+            "--timeout-secs",
+            "5",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.sut_manifest, Some(PathBuf::from("x.toml")));
+        assert_eq!(args.json.as_deref(), Some("-"));
+        assert!(args.strict);
+        assert_eq!(args.timeout_secs, Some(5));
+        assert!(
+            Cli::try_parse_from(["codeintel-conformance", "run"]).is_err(),
+            "a SUT is required"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "codeintel-conformance",
+                "run",
+                "--sut",
+                "reference",
+                "--sut-manifest",
+                "x.toml"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["codeintel-conformance", "run", "--sut", "other"]).is_err());
+        assert!(Cli::try_parse_from(["codeintel-conformance", "matrix"]).is_err());
+    }
+}

@@ -1,0 +1,720 @@
+//! An OTLP/HTTP receiver run by the harness.
+//!
+//! `POST /v1/traces` and `POST /v1/logs` accept protobuf
+//! (`application/x-protobuf`, also when no content type is given) and JSON
+//! (`application/json`, hex ids as the OTLP/JSON mapping says), optionally
+//! gzip-compressed (`Content-Encoding: gzip`). What arrives becomes
+//! [`SpanRecord`]s and [`LogRecord`]s (ids as lowercase hex, the resource's
+//! attributes attached to each record). `POST /v1/metrics` is accepted and
+//! ignored. A payload that does not decode is answered 400 and recorded in
+//! [`OtlpReceiver::errors`]; nothing a client sends makes the receiver panic.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use prost::Message;
+
+use super::{PeerError, ServerHandle};
+use crate::observe::{
+    AttrValue, Attributes, LogRecord, SpanEvent, SpanKind, SpanRecord, StatusCode as OtlpStatus,
+};
+
+/// Largest request body accepted (after and before decompression).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// How an OTLP payload is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    /// From a `Content-Type` header: JSON when it says so, protobuf otherwise
+    /// (the OTLP/HTTP default).
+    pub fn from_content_type(content_type: Option<&str>) -> Self {
+        match content_type {
+            Some(ct)
+                if ct
+                    .trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json") =>
+            {
+                Self::Json
+            }
+            _ => Self::Protobuf,
+        }
+    }
+}
+
+/// Why an OTLP payload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OtlpDecodeError {
+    #[error("Content-Encoding `{0}` is not supported (send identity or gzip)")]
+    UnsupportedEncoding(String),
+    #[error("gzip body did not decompress: {0}")]
+    Gzip(#[source] std::io::Error),
+    #[error("body is larger than {MAX_BODY} bytes once decompressed")]
+    TooLarge,
+    #[error("protobuf did not decode as {message}: {source}")]
+    Protobuf {
+        message: &'static str,
+        #[source]
+        source: prost::DecodeError,
+    },
+    #[error("JSON did not decode as {message}: {source}")]
+    Json {
+        message: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Undo `Content-Encoding` (identity or gzip).
+pub fn decompress(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, OtlpDecodeError> {
+    match content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
+        None => Ok(body.to_vec()),
+        Some(e) if e.is_empty() || e == "identity" => Ok(body.to_vec()),
+        Some(e) if e == "gzip" || e == "x-gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(body)
+                .take(MAX_BODY as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(OtlpDecodeError::Gzip)?;
+            if out.len() > MAX_BODY {
+                return Err(OtlpDecodeError::TooLarge);
+            }
+            Ok(out)
+        }
+        Some(other) => Err(OtlpDecodeError::UnsupportedEncoding(other)),
+    }
+}
+
+/// Decode an `ExportTraceServiceRequest` into span records.
+pub fn decode_traces(encoding: Encoding, body: &[u8]) -> Result<Vec<SpanRecord>, OtlpDecodeError> {
+    const MESSAGE: &str = "ExportTraceServiceRequest";
+    let request = match encoding {
+        Encoding::Protobuf => {
+            ExportTraceServiceRequest::decode(body).map_err(|source| OtlpDecodeError::Protobuf {
+                message: MESSAGE,
+                source,
+            })?
+        }
+        Encoding::Json => serde_json::from_slice(body).map_err(|source| OtlpDecodeError::Json {
+            message: MESSAGE,
+            source,
+        })?,
+    };
+    Ok(spans_of(&request))
+}
+
+/// Decode an `ExportLogsServiceRequest` into log records.
+pub fn decode_logs(encoding: Encoding, body: &[u8]) -> Result<Vec<LogRecord>, OtlpDecodeError> {
+    const MESSAGE: &str = "ExportLogsServiceRequest";
+    let request = match encoding {
+        Encoding::Protobuf => {
+            ExportLogsServiceRequest::decode(body).map_err(|source| OtlpDecodeError::Protobuf {
+                message: MESSAGE,
+                source,
+            })?
+        }
+        Encoding::Json => serde_json::from_slice(body).map_err(|source| OtlpDecodeError::Json {
+            message: MESSAGE,
+            source,
+        })?,
+    };
+    Ok(logs_of(&request))
+}
+
+/// Lowercase hex of an id; `None` when empty or all zero (an invalid id).
+fn id_hex(bytes: &[u8]) -> Option<String> {
+    if bytes.iter().all(|b| *b == 0) {
+        None
+    } else {
+        Some(hex::encode(bytes))
+    }
+}
+
+/// An OTLP `AnyValue` as an [`AttrValue`] (maps become their text).
+pub fn attr_value(value: Option<&AnyValue>) -> AttrValue {
+    match value.and_then(|v| v.value.as_ref()) {
+        None => AttrValue::Str(String::new()),
+        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => AttrValue::Int(*i),
+        Some(any_value::Value::DoubleValue(d)) => AttrValue::Double(*d),
+        Some(any_value::Value::ArrayValue(a)) => {
+            AttrValue::Array(a.values.iter().map(|v| attr_value(Some(v))).collect())
+        }
+        Some(any_value::Value::KvlistValue(list)) => {
+            let inner: Vec<String> = list
+                .values
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, attr_value(kv.value.as_ref())))
+                .collect();
+            AttrValue::Str(format!("{{{}}}", inner.join(", ")))
+        }
+        Some(any_value::Value::BytesValue(b)) => AttrValue::Str(hex::encode(b)),
+        Some(any_value::Value::StringValueStrindex(i)) => AttrValue::Int(i64::from(*i)),
+    }
+}
+
+fn attributes(kvs: &[KeyValue]) -> Attributes {
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), attr_value(kv.value.as_ref())))
+        .collect()
+}
+
+fn span_kind(kind: i32) -> SpanKind {
+    match kind {
+        1 => SpanKind::Internal,
+        2 => SpanKind::Server,
+        3 => SpanKind::Client,
+        4 => SpanKind::Producer,
+        5 => SpanKind::Consumer,
+        _ => SpanKind::Unspecified,
+    }
+}
+
+fn status_code(code: i32) -> OtlpStatus {
+    match code {
+        1 => OtlpStatus::Ok,
+        2 => OtlpStatus::Error,
+        _ => OtlpStatus::Unset,
+    }
+}
+
+/// Flatten a trace export into records.
+pub fn spans_of(request: &ExportTraceServiceRequest) -> Vec<SpanRecord> {
+    let mut out = Vec::new();
+    for rs in &request.resource_spans {
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default();
+        for ss in &rs.scope_spans {
+            let scope = ss
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            for span in &ss.spans {
+                let (status, status_message) = span
+                    .status
+                    .as_ref()
+                    .map(|s| (status_code(s.code), s.message.clone()))
+                    .unwrap_or_default();
+                out.push(SpanRecord {
+                    trace_id: hex::encode(&span.trace_id),
+                    span_id: hex::encode(&span.span_id),
+                    parent_span_id: id_hex(&span.parent_span_id),
+                    name: span.name.clone(),
+                    kind: span_kind(span.kind),
+                    start_unix_nano: span.start_time_unix_nano,
+                    end_unix_nano: span.end_time_unix_nano,
+                    attributes: attributes(&span.attributes),
+                    status,
+                    status_message,
+                    events: span
+                        .events
+                        .iter()
+                        .map(|e| SpanEvent {
+                            name: e.name.clone(),
+                            attributes: attributes(&e.attributes),
+                        })
+                        .collect(),
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Flatten a log export into records.
+pub fn logs_of(request: &ExportLogsServiceRequest) -> Vec<LogRecord> {
+    let mut out = Vec::new();
+    for rl in &request.resource_logs {
+        let resource = rl
+            .resource
+            .as_ref()
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default();
+        for sl in &rl.scope_logs {
+            for record in &sl.log_records {
+                let body = match attr_value(record.body.as_ref()) {
+                    AttrValue::Str(s) => s,
+                    other => other.to_string(),
+                };
+                out.push(LogRecord {
+                    trace_id: id_hex(&record.trace_id),
+                    span_id: id_hex(&record.span_id),
+                    severity_text: Some(record.severity_text.clone()).filter(|s| !s.is_empty()),
+                    severity_number: Some(record.severity_number).filter(|n| *n != 0),
+                    body,
+                    attributes: attributes(&record.attributes),
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Everything received so far.
+#[derive(Debug, Default, Clone)]
+struct Received {
+    spans: Vec<SpanRecord>,
+    logs: Vec<LogRecord>,
+    errors: Vec<String>,
+    exports: u32,
+}
+
+type Shared = Arc<Mutex<Received>>;
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Received> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The running receiver. Stops when dropped.
+#[derive(Debug)]
+pub struct OtlpReceiver {
+    shared: Shared,
+    handle: ServerHandle,
+}
+
+#[derive(Clone, Copy)]
+enum Signal {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl Signal {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Traces => "/v1/traces",
+            Self::Logs => "/v1/logs",
+            Self::Metrics => "/v1/metrics",
+        }
+    }
+}
+
+impl OtlpReceiver {
+    /// Listen on `127.0.0.1:0` and receive.
+    pub async fn start() -> Result<Self, PeerError> {
+        let shared: Shared = Arc::default();
+        let router = Router::new()
+            .route(
+                "/v1/traces",
+                post(
+                    |State(s): State<Shared>, h: HeaderMap, b: Bytes| async move {
+                        receive(&s, &h, &b, Signal::Traces)
+                    },
+                ),
+            )
+            .route(
+                "/v1/logs",
+                post(
+                    |State(s): State<Shared>, h: HeaderMap, b: Bytes| async move {
+                        receive(&s, &h, &b, Signal::Logs)
+                    },
+                ),
+            )
+            .route(
+                "/v1/metrics",
+                post(
+                    |State(s): State<Shared>, h: HeaderMap, b: Bytes| async move {
+                        receive(&s, &h, &b, Signal::Metrics)
+                    },
+                ),
+            )
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .with_state(Arc::clone(&shared));
+        let handle = ServerHandle::serve("OTLP", router).await?;
+        Ok(Self { shared, handle })
+    }
+
+    /// The value for `OTEL_EXPORTER_OTLP_ENDPOINT` (`http://127.0.0.1:PORT`;
+    /// exporters append `/v1/traces`, `/v1/logs`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.handle.addr())
+    }
+
+    /// Spans received so far, in arrival order.
+    pub fn spans(&self) -> Vec<SpanRecord> {
+        lock(&self.shared).spans.clone()
+    }
+
+    /// Log records received so far, in arrival order.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        lock(&self.shared).logs.clone()
+    }
+
+    /// Payloads refused so far, each with what was wrong.
+    pub fn errors(&self) -> Vec<String> {
+        lock(&self.shared).errors.clone()
+    }
+
+    /// Number of span records received so far.
+    pub fn span_count(&self) -> usize {
+        lock(&self.shared).spans.len()
+    }
+
+    /// Number of export requests (all signals, decoded or not) received.
+    pub fn exports(&self) -> u32 {
+        lock(&self.shared).exports
+    }
+}
+
+fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) -> Response {
+    let header_str = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header_str(header::CONTENT_TYPE);
+    let encoding = Encoding::from_content_type(content_type.as_deref());
+    let content_encoding = header_str(header::CONTENT_ENCODING);
+    lock(shared).exports += 1;
+
+    let outcome = decompress(content_encoding.as_deref(), body).and_then(|raw| match signal {
+        Signal::Traces => decode_traces(encoding, &raw).map(|spans| {
+            lock(shared).spans.extend(spans);
+        }),
+        Signal::Logs => decode_logs(encoding, &raw).map(|logs| {
+            lock(shared).logs.extend(logs);
+        }),
+        Signal::Metrics => Ok(()),
+    });
+    if let Err(e) = outcome {
+        let message = format!(
+            "OTLP {}: refused a {}-byte payload (Content-Type {}, Content-Encoding {}): {e}",
+            signal.path(),
+            body.len(),
+            content_type.as_deref().unwrap_or("none"),
+            content_encoding.as_deref().unwrap_or("none"),
+        );
+        lock(shared).errors.push(message.clone());
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain")],
+            message,
+        )
+            .into_response();
+    }
+    match encoding {
+        Encoding::Json => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response(),
+        Encoding::Protobuf => {
+            let bytes = match signal {
+                Signal::Traces => ExportTraceServiceResponse::default().encode_to_vec(),
+                Signal::Logs => ExportLogsServiceResponse::default().encode_to_vec(),
+                Signal::Metrics => Vec::new(),
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-protobuf")],
+                bytes,
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLog, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{
+        ResourceSpans, ScopeSpans, Span, Status, span::Event,
+    };
+
+    use super::*;
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Default::default()
+        }
+    }
+
+    fn resource() -> Resource {
+        Resource {
+            attributes: vec![kv(
+                "service.name",
+                any_value::Value::StringValue("svc".into()),
+            )],
+            ..Default::default()
+        }
+    }
+
+    fn trace_request() -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(resource()),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "codeintel".into(),
+                        ..Default::default()
+                    }),
+                    spans: vec![Span {
+                        trace_id: vec![0xab; 16],
+                        span_id: vec![0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08],
+                        parent_span_id: vec![],
+                        name: "hydrate".into(),
+                        kind: 2,
+                        start_time_unix_nano: 10,
+                        end_time_unix_nano: 20,
+                        attributes: vec![
+                            kv("n", any_value::Value::IntValue(3)),
+                            kv(
+                                "list",
+                                any_value::Value::ArrayValue(ArrayValue {
+                                    values: vec![AnyValue {
+                                        value: Some(any_value::Value::BoolValue(true)),
+                                    }],
+                                }),
+                            ),
+                        ],
+                        events: vec![Event {
+                            name: "exception".into(),
+                            attributes: vec![kv(
+                                "exception.message",
+                                any_value::Value::StringValue("boom".into()),
+                            )],
+                            ..Default::default()
+                        }],
+                        status: Some(Status {
+                            message: "failed".into(),
+                            code: 2,
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn expected_span() -> SpanRecord {
+        SpanRecord {
+            trace_id: "ab".repeat(16),
+            span_id: "0102030405060708".into(),
+            parent_span_id: None,
+            name: "hydrate".into(),
+            kind: SpanKind::Server,
+            start_unix_nano: 10,
+            end_unix_nano: 20,
+            attributes: [
+                ("n".to_owned(), AttrValue::Int(3)),
+                (
+                    "list".to_owned(),
+                    AttrValue::Array(vec![AttrValue::Bool(true)]),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            status: OtlpStatus::Error,
+            status_message: "failed".into(),
+            events: vec![SpanEvent {
+                name: "exception".into(),
+                attributes: [(
+                    "exception.message".to_owned(),
+                    AttrValue::Str("boom".into()),
+                )]
+                .into_iter()
+                .collect(),
+            }],
+            resource: [("service.name".to_owned(), AttrValue::Str("svc".into()))]
+                .into_iter()
+                .collect(),
+            scope: "codeintel".into(),
+        }
+    }
+
+    fn logs_request() -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(resource()),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![
+                        ProtoLog {
+                            severity_text: "INFO".into(),
+                            severity_number: 9,
+                            body: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue("searched".into())),
+                            }),
+                            trace_id: vec![0xab; 16],
+                            span_id: vec![0x11; 8],
+                            ..Default::default()
+                        },
+                        ProtoLog::default(),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn protobuf_traces_decode_to_records() {
+        let bytes = trace_request().encode_to_vec();
+        let spans = decode_traces(Encoding::Protobuf, &bytes).unwrap();
+        assert_eq!(spans, vec![expected_span()]);
+    }
+
+    #[test]
+    fn json_traces_decode_with_hex_ids() {
+        let json = serde_json::to_string(&trace_request()).unwrap();
+        assert!(json.contains(&"ab".repeat(16)), "{json}");
+        let spans = decode_traces(Encoding::Json, json.as_bytes()).unwrap();
+        assert_eq!(spans, vec![expected_span()]);
+        // A hand-written OTLP/JSON payload, as other SDKs send it.
+        let hand = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"py"}}]},
+            "scopeSpans":[{"scope":{"name":"s"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",
+            "spanId":"eee19b7ec3c1b174","parentSpanId":"eee19b7ec3c1b173","name":"fuse","kind":1,
+            "startTimeUnixNano":"1544712660000000000","endTimeUnixNano":"1544712661000000000",
+            "attributes":[{"key":"k","value":{"intValue":"7"}}],"status":{"code":1}}]}]}]}"#;
+        let spans = decode_traces(Encoding::Json, hand.as_bytes()).unwrap();
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].trace_id, "5b8efff798038103d269b633813fc60c");
+        assert_eq!(spans[0].parent_span_id.as_deref(), Some("eee19b7ec3c1b173"));
+        assert_eq!(spans[0].attributes["k"], AttrValue::Int(7));
+        assert_eq!(spans[0].start_unix_nano, 1_544_712_660_000_000_000);
+        assert_eq!(
+            spans[0].resource["service.name"],
+            AttrValue::Str("py".into())
+        );
+    }
+
+    #[test]
+    fn logs_decode_in_both_encodings() {
+        let request = logs_request();
+        for (encoding, bytes) in [
+            (Encoding::Protobuf, request.encode_to_vec()),
+            (Encoding::Json, serde_json::to_vec(&request).unwrap()),
+        ] {
+            let logs = decode_logs(encoding, &bytes).unwrap();
+            assert_eq!(logs.len(), 2);
+            assert_eq!(logs[0].trace_id.as_deref(), Some("ab".repeat(16).as_str()));
+            assert_eq!(logs[0].span_id.as_deref(), Some("1111111111111111"));
+            assert_eq!(logs[0].body, "searched");
+            assert_eq!(logs[0].severity_text.as_deref(), Some("INFO"));
+            assert_eq!(logs[0].severity_number, Some(9));
+            assert_eq!(logs[1].trace_id, None);
+            assert_eq!(logs[1].severity_text, None);
+            assert_eq!(
+                logs[1].resource["service.name"],
+                AttrValue::Str("svc".into())
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(matches!(
+            decode_traces(Encoding::Protobuf, b"\xff\xff\xff\xff garbage"),
+            Err(OtlpDecodeError::Protobuf { .. })
+        ));
+        assert!(matches!(
+            decode_logs(Encoding::Json, b"{\"resourceLogs\": 5}"),
+            Err(OtlpDecodeError::Json { .. })
+        ));
+        assert!(matches!(
+            decompress(Some("gzip"), b"not gzip"),
+            Err(OtlpDecodeError::Gzip(_))
+        ));
+        assert!(matches!(
+            decompress(Some("br"), b""),
+            Err(OtlpDecodeError::UnsupportedEncoding(_))
+        ));
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn receiver_accepts_gzip_protobuf_and_json_and_refuses_garbage() {
+        let receiver = OtlpReceiver::start().await.unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&trace_request().encode_to_vec()).unwrap();
+        let resp = client()
+            .post(format!("{}/v1/traces", receiver.endpoint()))
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "gzip")
+            .body(gz.finish().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.bytes().await.unwrap();
+        assert!(ExportTraceServiceResponse::decode(body).is_ok());
+
+        let resp = client()
+            .post(format!("{}/v1/logs", receiver.endpoint()))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&logs_request()).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+
+        let resp = client()
+            .post(format!("{}/v1/metrics", receiver.endpoint()))
+            .header("content-type", "application/x-protobuf")
+            .body(vec![1, 2, 3])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+
+        let resp = client()
+            .post(format!("{}/v1/traces", receiver.endpoint()))
+            .header("content-type", "application/x-protobuf")
+            .body(b"\xff\xfe garbage".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+
+        assert_eq!(receiver.spans(), vec![expected_span()]);
+        assert_eq!(receiver.logs().len(), 2);
+        let errors = receiver.errors();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("/v1/traces"), "{}", errors[0]);
+        assert!(
+            errors[0].contains("ExportTraceServiceRequest"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(receiver.exports(), 4);
+    }
+}

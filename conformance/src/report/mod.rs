@@ -1,0 +1,201 @@
+//! Reports: a terminal table, JSON, JUnit XML and Markdown; the exit code;
+//! expected failures.
+//!
+//! Every renderer is a pure function from results (and a [`Context`]) to a
+//! string; writing files and choosing colour is the caller's job.
+
+pub mod expected;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod table;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use expected::{ExpectedFailures, ExpectedFailuresError};
+
+use crate::catalog::Level;
+use crate::checks::{CheckResult, Outcome};
+use crate::observe::PhaseTiming;
+
+/// What a report says besides the results.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The implementation judged (`reference`, a manifest's name).
+    pub sut: &'a str,
+    /// `--strict`: SHOULD failures fail the run.
+    pub strict: bool,
+    /// Wall time per phase, when known.
+    pub phases: &'a [PhaseTiming],
+}
+
+/// Counts of each outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    pub expected_failures: usize,
+    pub stale: usize,
+}
+
+impl Summary {
+    /// Counts the outcomes of `results`.
+    pub fn of(results: &[CheckResult]) -> Self {
+        let mut s = Self::default();
+        for r in results {
+            match r.outcome {
+                Outcome::Pass => s.passed += 1,
+                Outcome::Fail => s.failed += 1,
+                Outcome::Warn => s.warned += 1,
+                Outcome::Skip => s.skipped += 1,
+                Outcome::Error => s.errors += 1,
+                Outcome::ExpectedFail => s.expected_failures += 1,
+                Outcome::Stale => s.stale += 1,
+            }
+        }
+        s
+    }
+
+    /// Total results counted.
+    pub fn total(&self) -> usize {
+        self.passed
+            + self.failed
+            + self.warned
+            + self.skipped
+            + self.errors
+            + self.expected_failures
+            + self.stale
+    }
+}
+
+/// `N passed, N failed, N warned, N skipped, N errors`, then expected and
+/// stale counts when there are any.
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} warned, {} skipped, {} errors",
+            self.passed, self.failed, self.warned, self.skipped, self.errors
+        )?;
+        if self.expected_failures > 0 {
+            write!(f, ", {} expected failures", self.expected_failures)?;
+        }
+        if self.stale > 0 {
+            write!(f, ", {} stale expected failures", self.stale)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `r` fails the run.
+pub fn fails_run(r: &CheckResult, strict: bool) -> bool {
+    match r.outcome {
+        Outcome::Fail | Outcome::Stale => true,
+        // A MUST the harness could not judge is not shown to hold.
+        Outcome::Error => r.level == Level::Must || strict,
+        Outcome::Warn => strict,
+        Outcome::Pass | Outcome::Skip | Outcome::ExpectedFail => false,
+    }
+}
+
+/// The run's exit code: 0 when every MUST holds (and, with `strict`, every
+/// SHOULD), 1 otherwise. (Exit 2, "the harness itself failed", is decided by
+/// the runner before any result exists.)
+pub fn exit_code(results: &[CheckResult], strict: bool) -> i32 {
+    i32::from(results.iter().any(|r| fails_run(r, strict)))
+}
+
+/// Text safe for one table cell or XML attribute: no control characters,
+/// newlines folded to spaces.
+pub(crate) fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// An evidence line safe for a table or XML text: control characters
+/// become spaces; leading indentation (span trees) is kept.
+pub(crate) fn evidence_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, outcome: Outcome) -> CheckResult {
+        let mut r = CheckResult::pass(id, "m");
+        r.outcome = outcome;
+        r
+    }
+
+    #[test]
+    fn summary_keeps_the_n_passed_n_failed_shape() {
+        let rs = [
+            result("MET-001", Outcome::Pass),
+            result("MET-002", Outcome::Fail),
+            result("MET-010", Outcome::Warn),
+            result("LNT-001", Outcome::Skip),
+            result("MET-003", Outcome::Error),
+        ];
+        assert_eq!(
+            Summary::of(&rs).to_string(),
+            "1 passed, 1 failed, 1 warned, 1 skipped, 1 errors"
+        );
+        let rs = [
+            result("MET-001", Outcome::ExpectedFail),
+            result("MET-002", Outcome::Stale),
+        ];
+        assert_eq!(
+            Summary::of(&rs).to_string(),
+            "0 passed, 0 failed, 0 warned, 0 skipped, 0 errors, 1 expected failures, 1 stale \
+             expected failures"
+        );
+    }
+
+    #[test]
+    fn exit_code_fails_on_must_failures_errors_stale_and_strict_warnings() {
+        let pass = result("MET-001", Outcome::Pass);
+        assert_eq!(exit_code(std::slice::from_ref(&pass), false), 0);
+        assert_eq!(
+            exit_code(&[pass.clone(), result("MET-002", Outcome::Fail)], false),
+            1
+        );
+        assert_eq!(exit_code(&[result("MET-010", Outcome::Warn)], false), 0);
+        assert_eq!(exit_code(&[result("MET-010", Outcome::Warn)], true), 1);
+        assert_eq!(
+            exit_code(&[result("MET-003", Outcome::Error)], false),
+            1,
+            "MUST error"
+        );
+        assert_eq!(
+            exit_code(&[result("MET-010", Outcome::Error)], false),
+            0,
+            "SHOULD error"
+        );
+        assert_eq!(exit_code(&[result("MET-010", Outcome::Error)], true), 1);
+        assert_eq!(exit_code(&[result("LNT-001", Outcome::Skip)], true), 0);
+        assert_eq!(
+            exit_code(&[result("MET-002", Outcome::ExpectedFail)], true),
+            0
+        );
+        assert_eq!(exit_code(&[result("MET-002", Outcome::Stale)], false), 1);
+    }
+
+    #[test]
+    fn one_line_strips_control_characters() {
+        assert_eq!(one_line("a\nb\u{1b}[31m "), "a b [31m");
+        assert_eq!(evidence_line("  child\t "), "  child");
+    }
+}

@@ -1,0 +1,151 @@
+//! The `codeintel-conformance` binary: exit codes 0/1/2, the report files, a
+//! broken SUT judged (not crashing the harness), and the matrix.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use codeintel_conformance::drive::workspace_root;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn standin(name: &str) -> PathBuf {
+    workspace_root()
+        .join("fixtures/suts/standins")
+        .join(format!("{name}.toml"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn run(cmd: &mut Command) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = cmd.output().unwrap();
+    (out, started.elapsed())
+}
+
+#[test]
+fn list_and_explain() {
+    let (out, _) = run(bin().arg("list"));
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("MET-001") && stdout.contains("LNT-003"),
+        "{stdout}"
+    );
+
+    let (out, _) = run(bin().args(["explain", "met-002"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("MET-002"));
+
+    let (out, _) = run(bin().args(["explain", "NOPE-9"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`NOPE-9` is not a requirement"));
+}
+
+#[test]
+#[cfg(not(feature = "reference"))]
+fn reference_without_the_feature_is_a_clear_harness_error() {
+    let (out, _) = run(bin().args(["run", "--sut", "reference"]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no in-process reference server") && stderr.contains("--sut-manifest"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_manifest_is_a_harness_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sut.toml");
+    std::fs::write(&path, "command = 5\n").unwrap();
+    let (out, _) = run(bin().arg("run").arg("--sut-manifest").arg(&path));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("key `command`"), "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn a_sut_that_exits_at_start_fails_the_run_with_reports_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let markdown = dir.path().join("report.md");
+    let observations = dir.path().join("obs.json");
+    let (out, elapsed) = run(bin()
+        .arg("run")
+        .arg("--sut-manifest")
+        .arg(standin("exits-at-start"))
+        .args(["--json", "-", "--timeout-secs", "5"])
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--markdown")
+        .arg(&markdown)
+        .arg("--save-observations")
+        .arg(&observations));
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sut"], "standin-exits-at-start");
+    assert_eq!(report["exit_code"], 1);
+    assert!(
+        report["summary"]["failed"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let messages = report["results"].to_string();
+    assert!(messages.contains("exit status 3"), "{messages}");
+    // The table went to stderr since stdout carries the JSON.
+    assert!(stderr.contains("MET-001"), "{stderr}");
+
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .starts_with("<?xml")
+    );
+    assert!(
+        std::fs::read_to_string(&markdown)
+            .unwrap()
+            .contains("standin-exits-at-start")
+    );
+    let obs: codeintel_conformance::observe::Observations =
+        serde_json::from_str(&std::fs::read_to_string(&observations).unwrap()).unwrap();
+    assert!(obs.startup.output_tail.contains("cannot open the index"));
+}
+
+#[test]
+fn matrix_drives_every_manifest_and_never_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("MATRIX.md");
+    let (out, elapsed) = run(bin()
+        .arg("matrix")
+        .arg(standin("exits-at-start"))
+        .arg(standin("never-ready"))
+        .arg(dir.path().join("missing.toml"))
+        .args(["--timeout-secs", "2"])
+        .arg("--markdown")
+        .arg(&md));
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    // A manifest that cannot be read is a harness error of its column.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout.lines().next().unwrap();
+    assert!(
+        header.contains("standin-exits-at-start") && header.contains("standin-never-ready"),
+        "{stdout}"
+    );
+    let met001 = stdout.lines().find(|l| l.starts_with("MET-001")).unwrap();
+    assert!(!met001.contains("PASS"), "{met001}");
+    assert!(text(&out.stderr).contains("cannot read SUT manifest"));
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(markdown.contains("| ID | LEVEL |"), "{markdown}");
+}

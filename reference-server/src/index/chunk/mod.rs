@@ -1,0 +1,1056 @@
+//! Chunking source files into searchable units (pure).
+//!
+//! [`chunk_file`] turns one file's text into [`Chunk`]s (the units that are
+//! embedded, BM25-indexed and returned as findings) and [`Symbol`]s (the rows of
+//! the symbols table used by `symbol_search`), in one pass.
+//!
+//! Python, Rust, TypeScript/JavaScript, Go and Java are parsed with
+//! tree-sitter and cut at function / method / class granularity; Markdown is cut
+//! at headings; everything else falls back to overlapping line windows.
+//!
+//! # Invariants
+//! - Pure: no I/O, no globals, no telemetry. Same `(path, text, options)` →
+//!   same output, byte for byte.
+//! - Line numbers are 1-based and inclusive; a chunk's `text` is exactly the
+//!   source lines `start_line..=end_line` (without the final line break).
+//! - Nothing is lost: every line holding a letter or digit lies in at least one
+//!   chunk. Code between definitions (imports, top-level statements, a class
+//!   header and its fields) becomes [`ChunkKind::Module`] chunks at top level,
+//!   or chunks of the container's own kind and symbol inside a class/impl.
+//! - A definition's chunk starts at the doc comments / attributes / decorators
+//!   attached to it (no blank line in between); its [`Symbol`] range is the
+//!   definition node itself.
+//! - Definitions longer than [`ChunkOptions::max_chunk_lines`] are split into
+//!   overlapping windows that all keep the definition's kind and symbol.
+//! - Chunk ids are stable: see [`chunk_id`].
+//! - Qualified names join containers with `::` in Rust and `.` elsewhere
+//!   (`Ledger::reserve`, `PaymentService.refund`, `Store.Reserve` for a Go
+//!   method with receiver `*Store`).
+
+mod fallback;
+mod go;
+mod java;
+mod python;
+mod rust;
+mod typescript;
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tree_sitter::{Node, Parser};
+
+/// A source language, detected from the file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Python,
+    Rust,
+    TypeScript,
+    JavaScript,
+    Go,
+    Java,
+    Markdown,
+    /// Any other text: chunked by line windows.
+    Other,
+}
+
+impl Language {
+    /// Every language, in a fixed order.
+    pub const ALL: [Self; 8] = [
+        Self::Python,
+        Self::Rust,
+        Self::TypeScript,
+        Self::JavaScript,
+        Self::Go,
+        Self::Java,
+        Self::Markdown,
+        Self::Other,
+    ];
+
+    /// Detects the language from a path's extension (case-insensitive).
+    pub fn from_path(path: &str) -> Self {
+        let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let Some((_, ext)) = name.rsplit_once('.') else {
+            return Self::Other;
+        };
+        match ext.to_ascii_lowercase().as_str() {
+            "py" | "pyi" => Self::Python,
+            "rs" => Self::Rust,
+            "ts" | "tsx" | "mts" | "cts" => Self::TypeScript,
+            "js" | "jsx" | "mjs" | "cjs" => Self::JavaScript,
+            "go" => Self::Go,
+            "java" => Self::Java,
+            "md" | "markdown" => Self::Markdown,
+            _ => Self::Other,
+        }
+    }
+
+    /// The stable lowercase name (used in the catalog and as a metric label).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Python => "python",
+            Self::Rust => "rust",
+            Self::TypeScript => "typescript",
+            Self::JavaScript => "javascript",
+            Self::Go => "go",
+            Self::Java => "java",
+            Self::Markdown => "markdown",
+            Self::Other => "other",
+        }
+    }
+
+    /// The inverse of [`Language::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a chunk (or symbol) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkKind {
+    Function,
+    Method,
+    Class,
+    Struct,
+    Enum,
+    Trait,
+    Impl,
+    Interface,
+    /// Top-level code between definitions, or a Rust `mod` / TS namespace.
+    Module,
+    Macro,
+    /// Symbol only (constants are left inside the surrounding chunk).
+    Constant,
+    /// Symbol only (type aliases are left inside the surrounding chunk).
+    TypeAlias,
+    /// A Markdown section (heading to next heading).
+    Section,
+    /// A line window of a file no parser handles.
+    Window,
+}
+
+impl ChunkKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Self; 14] = [
+        Self::Function,
+        Self::Method,
+        Self::Class,
+        Self::Struct,
+        Self::Enum,
+        Self::Trait,
+        Self::Impl,
+        Self::Interface,
+        Self::Module,
+        Self::Macro,
+        Self::Constant,
+        Self::TypeAlias,
+        Self::Section,
+        Self::Window,
+    ];
+
+    /// The stable snake_case name (catalog column value).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Function => "function",
+            Self::Method => "method",
+            Self::Class => "class",
+            Self::Struct => "struct",
+            Self::Enum => "enum",
+            Self::Trait => "trait",
+            Self::Impl => "impl",
+            Self::Interface => "interface",
+            Self::Module => "module",
+            Self::Macro => "macro",
+            Self::Constant => "constant",
+            Self::TypeAlias => "type_alias",
+            Self::Section => "section",
+            Self::Window => "window",
+        }
+    }
+
+    /// The inverse of [`ChunkKind::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for ChunkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One searchable unit of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// Stable id, see [`chunk_id`].
+    pub id: String,
+    /// Repository-relative path, `/`-separated.
+    pub path: String,
+    /// First line, 1-based.
+    pub start_line: u32,
+    /// Last line, 1-based, inclusive.
+    pub end_line: u32,
+    pub language: Language,
+    pub kind: ChunkKind,
+    /// Qualified name of the definition (or container) the chunk belongs to,
+    /// or the heading of a Markdown section; `None` for top-level code and
+    /// plain windows.
+    pub symbol: Option<String>,
+    /// The source lines `start_line..=end_line`.
+    pub text: String,
+}
+
+/// One row of the symbols table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symbol {
+    /// Qualified name (`PaymentService.refund`, `Ledger::reserve`).
+    pub name: String,
+    pub kind: ChunkKind,
+    pub path: String,
+    /// Line of the definition node (after decorators / doc comments), 1-based.
+    pub start_line: u32,
+    /// Last line of the definition node, 1-based, inclusive.
+    pub end_line: u32,
+    pub language: Language,
+}
+
+/// Result of chunking one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkOutput {
+    /// Ordered by start line, then end line.
+    pub chunks: Vec<Chunk>,
+    /// Ordered by start line, then name.
+    pub symbols: Vec<Symbol>,
+}
+
+/// Chunk sizing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChunkOptions {
+    /// Lines per window (fallback files, long definitions, long top-level code).
+    pub window_lines: u32,
+    /// Lines shared by consecutive windows; clamped below `window_lines`.
+    pub window_overlap: u32,
+    /// A definition longer than this is split into windows.
+    pub max_chunk_lines: u32,
+}
+
+impl Default for ChunkOptions {
+    fn default() -> Self {
+        Self {
+            window_lines: 60,
+            window_overlap: 10,
+            max_chunk_lines: 200,
+        }
+    }
+}
+
+/// Invalid [`ChunkOptions`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkOptionsError {
+    #[error("chunk window_lines is 0: set it to a positive number of lines (default 60)")]
+    ZeroWindow,
+    #[error(
+        "chunk window_overlap ({overlap}) must be smaller than window_lines ({window}): lower the overlap (default 10)"
+    )]
+    OverlapTooLarge { overlap: u32, window: u32 },
+    #[error("chunk max_chunk_lines is 0: set it to a positive number of lines (default 200)")]
+    ZeroMaxChunk,
+}
+
+impl ChunkOptions {
+    /// Checks the options; [`chunk_file`] clamps bad values instead of failing,
+    /// so call this where configuration is loaded.
+    pub fn validate(&self) -> Result<(), ChunkOptionsError> {
+        if self.window_lines == 0 {
+            return Err(ChunkOptionsError::ZeroWindow);
+        }
+        if self.window_overlap >= self.window_lines {
+            return Err(ChunkOptionsError::OverlapTooLarge {
+                overlap: self.window_overlap,
+                window: self.window_lines,
+            });
+        }
+        if self.max_chunk_lines == 0 {
+            return Err(ChunkOptionsError::ZeroMaxChunk);
+        }
+        Ok(())
+    }
+
+    fn clamped(self) -> Self {
+        let window_lines = self.window_lines.max(1);
+        Self {
+            window_lines,
+            window_overlap: self.window_overlap.min(window_lines - 1),
+            max_chunk_lines: self.max_chunk_lines.max(1),
+        }
+    }
+}
+
+/// Stable chunk id: the first 24 hex digits of
+/// `blake3(path ‖ 0 ‖ start_line ‖ end_line ‖ blake3(text))` (line numbers as
+/// little-endian u32). Same input → same id; any change of path, span or
+/// content → a different id.
+pub fn chunk_id(path: &str, start_line: u32, end_line: u32, text: &str) -> String {
+    let content = blake3::hash(text.as_bytes());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(path.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(&start_line.to_le_bytes());
+    hasher.update(&end_line.to_le_bytes());
+    hasher.update(content.as_bytes());
+    let digest = hasher.finalize();
+    hex::encode(&digest.as_bytes()[..12])
+}
+
+/// Chunks one file. The language comes from `path` ([`Language::from_path`]).
+/// An empty or blank file gives no chunks. Never fails: a file the parser
+/// cannot make sense of is still covered (by top-level chunks or windows).
+pub fn chunk_file(path: &str, text: &str, opts: &ChunkOptions) -> ChunkOutput {
+    let opts = opts.clamped();
+    let language = Language::from_path(path);
+    let lines = Lines::new(text);
+    if lines.count() == 0 || text.trim().is_empty() {
+        return ChunkOutput::default();
+    }
+    let segments_and_symbols = match language {
+        Language::Python => parse_with(&python::SPEC, text, &lines, &opts),
+        Language::Rust => parse_with(&rust::SPEC, text, &lines, &opts),
+        Language::TypeScript => {
+            let tsx = std::path::Path::new(path)
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("tsx"));
+            if tsx {
+                parse_with(&typescript::TSX_SPEC, text, &lines, &opts)
+            } else {
+                parse_with(&typescript::TS_SPEC, text, &lines, &opts)
+            }
+        }
+        // JSX is common in .js files, and the TSX grammar accepts plain JS.
+        Language::JavaScript => parse_with(&typescript::TSX_SPEC, text, &lines, &opts),
+        Language::Go => parse_with(&go::SPEC, text, &lines, &opts),
+        Language::Java => parse_with(&java::SPEC, text, &lines, &opts),
+        Language::Markdown => Some((fallback::markdown_segments(&lines, &opts), Vec::new())),
+        Language::Other => None,
+    };
+    let (segments, defs) =
+        segments_and_symbols.unwrap_or_else(|| (fallback::window_segments(&lines, &opts), vec![]));
+    build_output(path, language, &lines, segments, defs)
+}
+
+// ---------------------------------------------------------------------------
+// Lines of the source text.
+
+/// Byte ranges of each line (without its line break).
+pub(crate) struct Lines<'s> {
+    text: &'s str,
+    /// (start, end) byte offsets, end excluding `\n` / `\r\n`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl<'s> Lines<'s> {
+    fn new(text: &'s str) -> Self {
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                let end = if i > start && text.as_bytes()[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                spans.push((start, end));
+                start = i + 1;
+            }
+        }
+        if start < text.len() {
+            spans.push((start, text.len()));
+        }
+        Self { text, spans }
+    }
+
+    /// Number of lines.
+    pub(crate) fn count(&self) -> u32 {
+        self.spans.len() as u32
+    }
+
+    /// Line `row` (0-based) without its break; empty past the end.
+    pub(crate) fn line(&self, row: u32) -> &'s str {
+        self.spans
+            .get(row as usize)
+            .map_or("", |&(s, e)| &self.text[s..e])
+    }
+
+    /// Lines `first..=last` (0-based), joined with their original breaks.
+    fn slice(&self, first: u32, last: u32) -> &'s str {
+        let (Some(&(s, _)), Some(&(_, e))) = (
+            self.spans.get(first as usize),
+            self.spans.get(last as usize),
+        ) else {
+            return "";
+        };
+        &self.text[s..e]
+    }
+
+    pub(crate) fn is_blank(&self, row: u32) -> bool {
+        self.line(row).trim().is_empty()
+    }
+
+    fn has_alnum(&self, row: u32) -> bool {
+        self.line(row).chars().any(char::is_alphanumeric)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Segments: line ranges with a kind and symbol, before they become chunks.
+
+/// A line range (0-based rows, inclusive) that becomes one chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub(crate) first: u32,
+    pub(crate) last: u32,
+    pub(crate) kind: ChunkKind,
+    pub(crate) symbol: Option<String>,
+}
+
+/// Splits `first..=last` into windows of `window` lines sharing `overlap`
+/// lines; a range no longer than `threshold` stays whole.
+pub(crate) fn push_windowed(
+    out: &mut Vec<Segment>,
+    first: u32,
+    last: u32,
+    threshold: u32,
+    opts: &ChunkOptions,
+    kind: ChunkKind,
+    symbol: Option<&str>,
+) {
+    let len = last - first + 1;
+    if len <= threshold {
+        out.push(Segment {
+            first,
+            last,
+            kind,
+            symbol: symbol.map(str::to_owned),
+        });
+        return;
+    }
+    let step = opts.window_lines - opts.window_overlap;
+    let mut start = first;
+    loop {
+        let end = (start + opts.window_lines - 1).min(last);
+        out.push(Segment {
+            first: start,
+            last: end,
+            kind,
+            symbol: symbol.map(str::to_owned),
+        });
+        if end == last {
+            break;
+        }
+        start += step;
+    }
+}
+
+/// Trims blank lines at both ends of `first..=last`; `None` when no line in
+/// it holds a letter or digit (nothing worth a chunk).
+fn trim_gap(lines: &Lines<'_>, first: u32, last: u32) -> Option<(u32, u32)> {
+    if first > last || !(first..=last).any(|r| lines.has_alnum(r)) {
+        return None;
+    }
+    let mut a = first;
+    while a < last && lines.is_blank(a) {
+        a += 1;
+    }
+    let mut b = last;
+    while b > a && lines.is_blank(b) {
+        b -= 1;
+    }
+    Some((a, b))
+}
+
+// ---------------------------------------------------------------------------
+// Tree-sitter driven extraction, shared by all parsed languages.
+
+/// The enclosing definition while walking a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ctx {
+    /// Kind of the innermost container (class, impl, trait, …), `None` at top level.
+    pub(crate) container: Option<ChunkKind>,
+}
+
+impl Ctx {
+    /// `Method` inside a class-like container, `Function` elsewhere.
+    pub(crate) fn function_kind(self) -> ChunkKind {
+        match self.container {
+            Some(ChunkKind::Module) | None => ChunkKind::Function,
+            Some(_) => ChunkKind::Method,
+        }
+    }
+}
+
+/// A definition recognised by a language's classifier.
+pub(crate) struct DefMatch<'t> {
+    pub(crate) kind: ChunkKind,
+    /// Unqualified name (for a Rust impl: `impl Display for Money`).
+    pub(crate) name: String,
+    /// Name members are qualified with; defaults to `name`.
+    pub(crate) scope_name: Option<String>,
+    /// The node whose span the chunk covers (with decorators / `export`).
+    pub(crate) outer: Node<'t>,
+    /// The definition node proper (symbol range).
+    pub(crate) core: Node<'t>,
+    /// For containers: the node holding the members.
+    pub(crate) body: Option<Node<'t>>,
+    /// `false` for symbol-only definitions (constants, aliases, signatures).
+    pub(crate) chunked: bool,
+    /// `false` for definitions that are not symbols (impl blocks).
+    pub(crate) in_symbols: bool,
+}
+
+impl<'t> DefMatch<'t> {
+    /// A chunked, listed definition whose chunk and symbol span `node`.
+    pub(crate) fn new(kind: ChunkKind, name: String, node: Node<'t>) -> Self {
+        Self {
+            kind,
+            name,
+            scope_name: None,
+            outer: node,
+            core: node,
+            body: None,
+            chunked: true,
+            in_symbols: true,
+        }
+    }
+
+    pub(crate) fn container(mut self, body: Option<Node<'t>>) -> Self {
+        self.body = body;
+        self
+    }
+
+    pub(crate) fn symbol_only(mut self) -> Self {
+        self.chunked = false;
+        self
+    }
+
+    pub(crate) fn outer(mut self, outer: Node<'t>) -> Self {
+        self.outer = outer;
+        self
+    }
+}
+
+/// What a parsed language contributes.
+pub(crate) struct LangSpec {
+    pub(crate) grammar: fn() -> tree_sitter::Language,
+    /// Definitions starting at `node` (a child of the node being walked).
+    /// Empty: not a definition; the walk descends into it.
+    pub(crate) classify: for<'t> fn(Node<'t>, &[u8], Ctx) -> Vec<DefMatch<'t>>,
+    /// Node kinds (comments, attributes) that belong to the definition
+    /// right below them when no blank line separates them.
+    pub(crate) attached: &'static [&'static str],
+    /// Joins container and member names.
+    pub(crate) separator: &'static str,
+}
+
+/// Text of a node, or "" if it is not valid UTF-8 (cannot happen for `&str`
+/// input, but no panics).
+pub(crate) fn node_text<'s>(node: Node<'_>, src: &'s [u8]) -> &'s str {
+    node.utf8_text(src).unwrap_or("")
+}
+
+/// Text of the field `field` of `node`.
+pub(crate) fn field_text(node: Node<'_>, field: &str, src: &[u8]) -> Option<String> {
+    node.child_by_field_name(field)
+        .map(|n| node_text(n, src).to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// First and last row of a node; a node ending at column 0 ends on the line before.
+fn rows(node: Node<'_>) -> (u32, u32) {
+    let start = node.start_position().row as u32;
+    let end_pos = node.end_position();
+    let mut end = end_pos.row as u32;
+    if end_pos.column == 0 && end > start {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// A definition found in the tree, with its members.
+struct DefNode {
+    kind: ChunkKind,
+    qualified: String,
+    /// Chunk span (with attached comments), 0-based rows.
+    first: u32,
+    last: u32,
+    members: Vec<DefNode>,
+}
+
+/// A symbol found in the tree (0-based rows).
+pub(crate) struct RawSymbol {
+    name: String,
+    kind: ChunkKind,
+    first: u32,
+    last: u32,
+}
+
+/// Deepest nesting of non-definition nodes the walk descends into.
+const MAX_DEPTH: u32 = 128;
+
+struct Walker<'a, 's> {
+    spec: &'a LangSpec,
+    src: &'s [u8],
+    lines: &'a Lines<'s>,
+    symbols: Vec<RawSymbol>,
+}
+
+impl Walker<'_, '_> {
+    fn walk(
+        &mut self,
+        node: Node<'_>,
+        scope: &[String],
+        ctx: Ctx,
+        depth: u32,
+        out: &mut Vec<DefNode>,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        for child in children {
+            let defs = (self.spec.classify)(child, self.src, ctx);
+            if defs.is_empty() {
+                self.walk(child, scope, ctx, depth + 1, out);
+                continue;
+            }
+            for def in defs {
+                self.add_def(&def, scope, depth, out);
+            }
+        }
+    }
+
+    fn add_def(
+        &mut self,
+        def: &DefMatch<'_>,
+        scope: &[String],
+        depth: u32,
+        out: &mut Vec<DefNode>,
+    ) {
+        let mut qualified = scope.join(self.spec.separator);
+        if !qualified.is_empty() {
+            qualified.push_str(self.spec.separator);
+        }
+        qualified.push_str(&def.name);
+        if def.in_symbols {
+            let (first, last) = rows(def.core);
+            self.symbols.push(RawSymbol {
+                name: qualified.clone(),
+                kind: def.kind,
+                first,
+                last,
+            });
+        }
+        let mut members = Vec::new();
+        if let Some(body) = def.body {
+            let mut inner = scope.to_vec();
+            inner.push(def.scope_name.clone().unwrap_or_else(|| def.name.clone()));
+            let inner_ctx = Ctx {
+                container: Some(def.kind),
+            };
+            self.walk(body, &inner, inner_ctx, depth + 1, &mut members);
+        }
+        if def.chunked {
+            let (mut first, last) = rows(def.outer);
+            first = self.attached_start(def.outer, first);
+            out.push(DefNode {
+                kind: def.kind,
+                qualified,
+                first,
+                last,
+                members,
+            });
+        } else {
+            // A symbol-only definition never hides chunked members.
+            out.extend(members);
+        }
+    }
+
+    /// Moves `first` up over comments / attributes directly above `node`.
+    fn attached_start(&self, node: Node<'_>, mut first: u32) -> u32 {
+        let mut prev = node.prev_named_sibling();
+        while let Some(p) = prev {
+            if !self.spec.attached.contains(&p.kind()) {
+                break;
+            }
+            let (p_first, p_last) = rows(p);
+            if p_last + 1 < first || p_last > first {
+                break;
+            }
+            // The comment must start its line (not trail code).
+            let line = self.lines.line(p_first);
+            let col = p.start_position().column.min(line.len());
+            if !line.is_char_boundary(col) || !line[..col].trim().is_empty() {
+                break;
+            }
+            first = p_first;
+            prev = p.prev_named_sibling();
+        }
+        first
+    }
+}
+
+/// Parses `text` and returns its segments and symbols; `None` if the grammar
+/// could not be loaded or parsing gave up.
+fn parse_with(
+    spec: &LangSpec,
+    text: &str,
+    lines: &Lines<'_>,
+    opts: &ChunkOptions,
+) -> Option<(Vec<Segment>, Vec<RawSymbol>)> {
+    let mut parser = Parser::new();
+    parser.set_language(&(spec.grammar)()).ok()?;
+    let tree = parser.parse(text, None)?;
+    let mut walker = Walker {
+        spec,
+        src: text.as_bytes(),
+        lines,
+        symbols: Vec::new(),
+    };
+    let mut defs = Vec::new();
+    walker.walk(tree.root_node(), &[], Ctx { container: None }, 0, &mut defs);
+    let mut segments = Vec::new();
+    segment_range(
+        lines,
+        opts,
+        0,
+        lines.count() - 1,
+        &mut defs,
+        ChunkKind::Module,
+        None,
+        &mut segments,
+    );
+    Some((segments, walker.symbols))
+}
+
+/// Cuts `first..=last` into definition chunks and gap chunks.
+#[allow(clippy::too_many_arguments)]
+fn segment_range(
+    lines: &Lines<'_>,
+    opts: &ChunkOptions,
+    first: u32,
+    last: u32,
+    defs: &mut [DefNode],
+    gap_kind: ChunkKind,
+    gap_symbol: Option<&str>,
+    out: &mut Vec<Segment>,
+) {
+    defs.sort_by_key(|d| (d.first, d.last));
+    let top_level = gap_symbol.is_none();
+    let gap_threshold = if top_level {
+        opts.window_lines
+    } else {
+        opts.max_chunk_lines
+    };
+    let gap = |out: &mut Vec<Segment>, a: u32, b: u32| {
+        if let Some((a, b)) = trim_gap(lines, a, b) {
+            push_windowed(out, a, b, gap_threshold, opts, gap_kind, gap_symbol);
+        }
+    };
+    let mut cursor = first;
+    for def in &mut *defs {
+        let def_first = def.first.max(first);
+        let def_last = def.last.min(last);
+        if def_first > def_last {
+            continue;
+        }
+        if def_first > cursor {
+            gap(out, cursor, def_first - 1);
+        }
+        if def.members.is_empty() {
+            push_windowed(
+                out,
+                def_first,
+                def_last,
+                opts.max_chunk_lines,
+                opts,
+                def.kind,
+                Some(&def.qualified),
+            );
+        } else {
+            let qualified = def.qualified.clone();
+            segment_range(
+                lines,
+                opts,
+                def_first,
+                def_last,
+                &mut def.members,
+                def.kind,
+                Some(&qualified),
+                out,
+            );
+        }
+        cursor = cursor.max(def_last + 1);
+    }
+    if cursor <= last {
+        gap(out, cursor, last);
+    }
+}
+
+fn build_output(
+    path: &str,
+    language: Language,
+    lines: &Lines<'_>,
+    mut segments: Vec<Segment>,
+    raw_symbols: Vec<RawSymbol>,
+) -> ChunkOutput {
+    segments.sort_by_key(|s| (s.first, s.last));
+    let mut seen = HashSet::new();
+    let mut chunks = Vec::with_capacity(segments.len());
+    for seg in segments {
+        let text = lines.slice(seg.first, seg.last);
+        let (start_line, end_line) = (seg.first + 1, seg.last + 1);
+        let id = chunk_id(path, start_line, end_line, text);
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        chunks.push(Chunk {
+            id,
+            path: path.to_owned(),
+            start_line,
+            end_line,
+            language,
+            kind: seg.kind,
+            symbol: seg.symbol,
+            text: text.to_owned(),
+        });
+    }
+    let mut symbols: Vec<Symbol> = raw_symbols
+        .into_iter()
+        .map(|s| Symbol {
+            name: s.name,
+            kind: s.kind,
+            path: path.to_owned(),
+            start_line: s.first + 1,
+            end_line: s.last + 1,
+            language,
+        })
+        .collect();
+    symbols.sort_by(|a, b| {
+        (a.start_line, &a.name, a.end_line).cmp(&(b.start_line, &b.name, b.end_line))
+    });
+    ChunkOutput { chunks, symbols }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{ChunkOptions, ChunkOutput, chunk_file};
+
+    /// `(start, end, kind, symbol)` of each chunk.
+    pub(crate) fn spans(out: &ChunkOutput) -> Vec<(u32, u32, &'static str, Option<String>)> {
+        out.chunks
+            .iter()
+            .map(|c| (c.start_line, c.end_line, c.kind.as_str(), c.symbol.clone()))
+            .collect()
+    }
+
+    /// `(name, kind, start, end)` of each symbol.
+    pub(crate) fn symbols(out: &ChunkOutput) -> Vec<(String, &'static str, u32, u32)> {
+        out.symbols
+            .iter()
+            .map(|s| (s.name.clone(), s.kind.as_str(), s.start_line, s.end_line))
+            .collect()
+    }
+
+    pub(crate) fn chunk(path: &str, text: &str) -> ChunkOutput {
+        chunk_file(path, text, &ChunkOptions::default())
+    }
+
+    /// Every line with a letter or digit is inside some chunk.
+    pub(crate) fn assert_covered(text: &str, out: &ChunkOutput) {
+        for (i, line) in text.lines().enumerate() {
+            let n = i as u32 + 1;
+            if line.chars().any(char::is_alphanumeric) {
+                assert!(
+                    out.chunks
+                        .iter()
+                        .any(|c| c.start_line <= n && n <= c.end_line),
+                    "line {n} {line:?} is in no chunk"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{assert_covered, chunk, spans};
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn language_from_path() {
+        let cases = [
+            ("a/b.py", Language::Python),
+            ("x.PYI", Language::Python),
+            ("src/lib.rs", Language::Rust),
+            ("web/a.ts", Language::TypeScript),
+            ("web/a.tsx", Language::TypeScript),
+            ("web/a.mjs", Language::JavaScript),
+            ("web/a.jsx", Language::JavaScript),
+            ("cmd/main.go", Language::Go),
+            ("A.java", Language::Java),
+            ("README.md", Language::Markdown),
+            ("Makefile", Language::Other),
+            ("config.toml", Language::Other),
+            (".hidden", Language::Other),
+        ];
+        for (path, lang) in cases {
+            assert_eq!(Language::from_path(path), lang, "{path}");
+        }
+        for lang in Language::ALL {
+            assert_eq!(Language::from_name(lang.as_str()), Some(lang));
+        }
+        for kind in ChunkKind::ALL {
+            assert_eq!(ChunkKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(Language::from_name("cobol"), None);
+    }
+
+    #[test]
+    fn empty_and_blank_files_have_no_chunks() {
+        for text in ["", "\n\n", "   \n\t\n"] {
+            for path in ["a.py", "a.rs", "a.txt", "a.md"] {
+                assert_eq!(chunk(path, text), ChunkOutput::default(), "{path} {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_ids_are_stable_and_content_sensitive() {
+        let a = chunk_id("a.py", 1, 3, "def f():\n    pass");
+        assert_eq!(a, chunk_id("a.py", 1, 3, "def f():\n    pass"));
+        assert_eq!(a.len(), 24);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, chunk_id("a.py", 1, 3, "def g():\n    pass"));
+        assert_ne!(a, chunk_id("b.py", 1, 3, "def f():\n    pass"));
+        assert_ne!(a, chunk_id("a.py", 2, 3, "def f():\n    pass"));
+        assert_ne!(a, chunk_id("a.py", 1, 4, "def f():\n    pass"));
+        let src = "def f():\n    return 1\n\n\ndef g():\n    return 2\n";
+        let one = chunk("m.py", src);
+        assert_eq!(one, chunk("m.py", src));
+        let edited = chunk("m.py", &src.replace("return 2", "return 3"));
+        assert_eq!(
+            one.chunks[0].id, edited.chunks[0].id,
+            "untouched chunk keeps its id"
+        );
+        assert_ne!(
+            one.chunks[1].id, edited.chunks[1].id,
+            "edited chunk gets a new id"
+        );
+    }
+
+    #[test]
+    fn options_validate_and_clamp() {
+        assert_eq!(ChunkOptions::default().validate(), Ok(()));
+        let bad = ChunkOptions {
+            window_lines: 10,
+            window_overlap: 10,
+            max_chunk_lines: 5,
+        };
+        let err = bad.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("smaller than window_lines"),
+            "{err}"
+        );
+        let zero = ChunkOptions {
+            window_lines: 0,
+            window_overlap: 0,
+            max_chunk_lines: 0,
+        };
+        assert_eq!(zero.validate(), Err(ChunkOptionsError::ZeroWindow));
+        // Clamped instead of looping forever.
+        let text = "a\nb\nc\nd\n";
+        let out = chunk_file("x.txt", text, &zero);
+        assert_eq!(out.chunks.len(), 4);
+    }
+
+    #[test]
+    fn long_definition_is_windowed_and_keeps_symbol() {
+        let mut src = String::from("def big():\n");
+        for i in 0..250 {
+            src.push_str(&format!("    x{i} = {i}\n"));
+        }
+        let out = chunk("big.py", &src);
+        let s = spans(&out);
+        assert_eq!(s.len(), 5, "{s:?}");
+        assert_eq!(s[0], (1, 60, "function", Some("big".into())));
+        assert_eq!(s[1], (51, 110, "function", Some("big".into())));
+        assert_eq!(s[4], (201, 251, "function", Some("big".into())));
+        assert_covered(&src, &out);
+        assert_eq!(out.symbols.len(), 1);
+        assert_eq!(out.symbols[0].end_line, 251);
+    }
+
+    #[test]
+    fn broken_source_is_still_covered() {
+        let src =
+            "def ok():\n    return 1\n\nclass Broken(:\n    def x(self) return\n\nprint('tail')\n";
+        let out = chunk("b.py", src);
+        assert_covered(src, &out);
+        assert!(out.symbols.iter().any(|s| s.name == "ok"));
+    }
+
+    #[test]
+    fn chunk_text_matches_lines() {
+        let src = "import os\r\n\r\ndef f():\r\n    return os.sep\r\n";
+        let out = chunk("w.py", src);
+        for c in &out.chunks {
+            let expected: Vec<&str> = src
+                .lines()
+                .skip(c.start_line as usize - 1)
+                .take((c.end_line - c.start_line + 1) as usize)
+                .collect();
+            assert_eq!(c.text.replace("\r\n", "\n"), expected.join("\n"));
+        }
+        assert_eq!(
+            spans(&out),
+            vec![(1, 1, "module", None), (3, 4, "function", Some("f".into()))]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any text, any language: every meaningful line is covered, ranges
+        /// are valid and the text matches the range.
+        #[test]
+        fn chunks_cover_every_meaningful_line(
+            body in proptest::collection::vec("[ a-z0-9(){}:=#/.\"]{0,30}", 0..80),
+            ext in prop::sample::select(vec!["py", "rs", "ts", "js", "go", "java", "md", "txt"]),
+        ) {
+            let text = body.join("\n");
+            let path = format!("f.{ext}");
+            let out = chunk(&path, &text);
+            let n_lines = text.lines().count() as u32;
+            for c in &out.chunks {
+                prop_assert!(c.start_line >= 1 && c.start_line <= c.end_line && c.end_line <= n_lines);
+            }
+            for (i, line) in text.lines().enumerate() {
+                let n = i as u32 + 1;
+                if line.chars().any(char::is_alphanumeric) {
+                    prop_assert!(out.chunks.iter().any(|c| c.start_line <= n && n <= c.end_line), "line {n} uncovered");
+                }
+            }
+            prop_assert_eq!(out.clone(), chunk(&path, &text));
+        }
+    }
+}

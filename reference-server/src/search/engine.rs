@@ -1,0 +1,548 @@
+//! The search engine: gate → gather_channels (dense ‖ sparse) → fuse →
+//! [refine] → hydrate, with one span per stage and the contract's metrics.
+//!
+//! Gating and fusion are pure (see [`super::gating`], [`super::fusion`]);
+//! this module wires them to the stores, the embedder and telemetry.
+//! Index versions are swapped atomically ([`arc_swap`]): a search holds the
+//! version it started with, so a publish during searches causes no errors.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use serde::Serialize;
+use tracing::Instrument as _;
+
+use crate::diagnostics::timeline::Timeline;
+use crate::embed::Embedder;
+pub use crate::index::loaded::LoadedIndex;
+use crate::observability::metrics::Metrics;
+use crate::search::fusion::{self, Channel, ChannelHits};
+use crate::search::gating::{self, GatingConfig, GatingDecision};
+use crate::store::catalog::ChunkRecord;
+use crate::store::sparse;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub gating: GatingConfig,
+    /// Refine re-scores `k · refine_factor` ANN candidates exactly.
+    pub refine_factor: usize,
+    /// Candidates taken from each channel before fusion (at least `k`).
+    pub channel_candidates: usize,
+    /// Largest `k` a caller may ask for.
+    pub max_k: usize,
+    /// Lines of a chunk shown in a finding's snippet.
+    pub snippet_lines: usize,
+    /// Record the raw query text in span attributes (off by default).
+    pub record_query_text: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            gating: GatingConfig::default(),
+            refine_factor: 4,
+            channel_candidates: 50,
+            max_k: 100,
+            snippet_lines: 12,
+            record_query_text: false,
+        }
+    }
+}
+
+/// Where a finding was found, per channel.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChannelRank {
+    pub channel: &'static str,
+    pub rank: u32,
+    pub score: f32,
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// Chunk id (stable; `fetch` takes it).
+    pub id: String,
+    pub path: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    /// Fused score (weighted RRF).
+    pub score: f64,
+    pub snippet: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    pub language: String,
+    pub channels: Vec<ChannelRank>,
+}
+
+/// A degradation of this answer, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Limit {
+    /// Stable code: `dense_unavailable`, `dense_missing`, `sparse_failed`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The gating decision as reported to callers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GatingSummary {
+    pub class: &'static str,
+    pub ambiguity: f64,
+    pub rrf_k: u32,
+    pub rm3: bool,
+}
+
+/// A search's answer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SearchOutcome {
+    pub findings: Vec<Finding>,
+    pub limits: Vec<Limit>,
+    pub gating: GatingSummary,
+    pub index_version: String,
+}
+
+/// Why a search could not answer at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("no index is loaded yet; wait until /readyz answers 200 (or run `codeintel-server index`)")]
+    NotReady,
+    #[error("the query is empty; send a non-empty `query`")]
+    EmptyQuery,
+    #[error("k must be between 1 and {max}, got {got}")]
+    BadK { got: usize, max: usize },
+    #[error("both channels failed: dense: {dense}; sparse: {sparse}")]
+    NoChannel { dense: String, sparse: String },
+    #[error("hydrate failed: {0}")]
+    Hydrate(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SearchError {
+    /// The pipeline stage the error belongs to (for run reports).
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Self::NotReady | Self::EmptyQuery | Self::BadK { .. } => "gate",
+            Self::NoChannel { .. } => "gather_channels",
+            Self::Hydrate(_) => "hydrate",
+            Self::Internal(_) => "search",
+        }
+    }
+}
+
+/// A short, non-reversible fingerprint of the query for telemetry.
+pub fn query_fingerprint(query: &str) -> String {
+    let hash = blake3::hash(query.as_bytes());
+    hash.to_hex()[..16].to_owned()
+}
+
+/// The search engine. Shared by the HTTP and MCP handlers.
+pub struct Engine {
+    index: ArcSwapOption<LoadedIndex>,
+    embedder: Option<Arc<dyn Embedder>>,
+    metrics: Metrics,
+    cfg: EngineConfig,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("version", &self.current().map(|i| i.version.clone()))
+            .finish_non_exhaustive()
+    }
+}
+
+struct ChannelResult {
+    hits: Vec<(String, f32)>,
+    limit: Option<Limit>,
+    error: Option<String>,
+}
+
+impl ChannelResult {
+    fn ok(hits: Vec<(String, f32)>) -> Self {
+        Self {
+            hits,
+            limit: None,
+            error: None,
+        }
+    }
+
+    fn degraded(code: &'static str, message: String) -> Self {
+        Self {
+            hits: Vec::new(),
+            error: Some(message.clone()),
+            limit: Some(Limit { code, message }),
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(embedder: Option<Arc<dyn Embedder>>, metrics: Metrics, cfg: EngineConfig) -> Self {
+        Self {
+            index: ArcSwapOption::empty(),
+            embedder,
+            metrics,
+            cfg,
+        }
+    }
+
+    /// Makes `index` the version new searches use.
+    pub fn publish(&self, index: LoadedIndex) {
+        self.index.store(Some(Arc::new(index)));
+    }
+
+    /// The version searches use now.
+    pub fn current(&self) -> Option<Arc<LoadedIndex>> {
+        self.index.load_full()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.index.load().is_some()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// Runs one search, in a `search` span carrying a fingerprint and the
+    /// length of the query (its text only when `record_query_text` is on).
+    /// Records exactly one gating decision.
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        refine: bool,
+        timeline: &Timeline,
+    ) -> Result<SearchOutcome, SearchError> {
+        let query = query.trim();
+        let span = tracing::info_span!(
+            "search",
+            query.hash = %query_fingerprint(query),
+            query.length = query.chars().count(),
+            query.text = tracing::field::Empty,
+            search.k = k,
+            search.refine = refine,
+        );
+        if self.cfg.record_query_text {
+            span.record("query.text", query);
+        }
+        self.search_inner(query, k, refine, timeline)
+            .instrument(span)
+            .await
+    }
+
+    async fn search_inner(
+        &self,
+        query: &str,
+        k: usize,
+        refine: bool,
+        timeline: &Timeline,
+    ) -> Result<SearchOutcome, SearchError> {
+        if query.is_empty() {
+            timeline.error("gate", "empty query");
+            return Err(SearchError::EmptyQuery);
+        }
+        if k == 0 || k > self.cfg.max_k {
+            timeline.error("gate", "k out of range");
+            return Err(SearchError::BadK {
+                got: k,
+                max: self.cfg.max_k,
+            });
+        }
+        let Some(index) = self.current() else {
+            timeline.error("gate", "no index loaded");
+            return Err(SearchError::NotReady);
+        };
+
+        // gate
+        let decision = {
+            let _span = tracing::info_span!("gate").entered();
+            let d = gating::decide(query, &self.cfg.gating);
+            self.metrics
+                .record_gating(d.class.as_str(), d.rm3, d.rrf_k, d.ambiguity);
+            timeline.note(
+                "gate",
+                "decision",
+                serde_json::json!({
+                    "class": d.class.as_str(), "ambiguity": d.ambiguity, "rrf_k": d.rrf_k,
+                    "dense_weight": d.dense_weight, "sparse_weight": d.sparse_weight, "rm3": d.rm3,
+                }),
+            );
+            d
+        };
+
+        // gather_channels: dense ‖ sparse
+        let candidates = self.cfg.channel_candidates.max(k);
+        let (dense, sparse) = {
+            let mut stage = timeline.stage("gather_channels");
+            let span = tracing::info_span!(
+                "gather_channels",
+                dense.hits = tracing::field::Empty,
+                sparse.hits = tracing::field::Empty
+            );
+            let (dense, sparse) = async {
+                tokio::join!(
+                    self.dense_channel(&index, query, candidates, refine, timeline),
+                    self.sparse_channel(&index, query, candidates, &decision, timeline),
+                )
+            }
+            .instrument(span.clone())
+            .await;
+            span.record("dense.hits", dense.hits.len() as i64);
+            span.record("sparse.hits", sparse.hits.len() as i64);
+            stage.detail(serde_json::json!({
+                "dense_hits": dense.hits.len(), "sparse_hits": sparse.hits.len(),
+            }));
+            if dense.hits.is_empty() && sparse.hits.is_empty() {
+                if let (Some(d), Some(s)) = (&dense.error, &sparse.error) {
+                    stage.fail(format!("dense: {d}; sparse: {s}"));
+                    return Err(SearchError::NoChannel {
+                        dense: d.clone(),
+                        sparse: s.clone(),
+                    });
+                }
+            }
+            (dense, sparse)
+        };
+
+        // fuse
+        let fused = {
+            let mut stage = timeline.stage("fuse");
+            let _span = tracing::info_span!("fuse", rrf.k = decision.rrf_k).entered();
+            let inputs = [
+                ChannelHits {
+                    channel: Channel::Dense,
+                    weight: decision.dense_weight,
+                    hits: &dense.hits,
+                },
+                ChannelHits {
+                    channel: Channel::Sparse,
+                    weight: decision.sparse_weight,
+                    hits: &sparse.hits,
+                },
+            ];
+            let fused = fusion::rrf(&inputs, decision.rrf_k, k);
+            stage.detail(serde_json::json!({ "fused": fused.len() }));
+            fused
+        };
+
+        // hydrate
+        let findings = {
+            let mut stage = timeline.stage("hydrate");
+            let span = tracing::info_span!("hydrate", chunks = fused.len());
+            let ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
+            let idx = Arc::clone(&index);
+            let rows = tokio::task::spawn_blocking({
+                let span = span.clone();
+                move || span.in_scope(|| idx.catalog.chunks_by_ids(&ids))
+            })
+            .instrument(span)
+            .await
+            .map_err(|e| SearchError::Internal(e.to_string()))?;
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    stage.fail(e.to_string());
+                    return Err(SearchError::Hydrate(e.to_string()));
+                }
+            };
+            let findings = self.findings(&fused, rows);
+            stage.detail(serde_json::json!({ "findings": findings.len() }));
+            findings
+        };
+
+        let limits: Vec<Limit> = [dense.limit, sparse.limit].into_iter().flatten().collect();
+        for l in &limits {
+            tracing::warn!(limit = l.code, "search degraded: {}", l.message);
+        }
+        Ok(SearchOutcome {
+            findings,
+            limits,
+            gating: GatingSummary {
+                class: decision.class.as_str(),
+                ambiguity: decision.ambiguity,
+                rrf_k: decision.rrf_k,
+                rm3: decision.rm3,
+            },
+            index_version: index.version.clone(),
+        })
+    }
+
+    fn findings(&self, fused: &[fusion::Fused], rows: Vec<ChunkRecord>) -> Vec<Finding> {
+        let mut by_id: std::collections::HashMap<String, ChunkRecord> =
+            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        fused
+            .iter()
+            .filter_map(|f| {
+                let row = by_id.remove(&f.id)?;
+                let snippet = row
+                    .text
+                    .lines()
+                    .take(self.cfg.snippet_lines)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Some(Finding {
+                    id: row.id,
+                    path: row.path,
+                    start_line: row.start_line,
+                    end_line: row.end_line,
+                    score: f.score,
+                    snippet,
+                    symbol: row.symbol,
+                    language: row.language,
+                    channels: f
+                        .channels
+                        .iter()
+                        .map(|c| ChannelRank {
+                            channel: c.channel.as_str(),
+                            rank: c.rank,
+                            score: c.score,
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
+    async fn dense_channel(
+        &self,
+        index: &Arc<LoadedIndex>,
+        query: &str,
+        candidates: usize,
+        refine: bool,
+        timeline: &Timeline,
+    ) -> ChannelResult {
+        if index.dense.is_none() {
+            let why = index
+                .manifest
+                .dense
+                .reason
+                .clone()
+                .unwrap_or_else(|| "the index has no dense part".to_owned());
+            timeline.note("dense", "skipped", serde_json::json!({ "reason": why }));
+            return ChannelResult::degraded(
+                "dense_missing",
+                format!("dense channel missing in index {}: {why}; re-run `codeintel-server index` with CODEINTEL_VLLM_URL set", index.version),
+            );
+        }
+        let Some(embedder) = self.embedder.clone() else {
+            return ChannelResult::degraded(
+                "dense_unavailable",
+                "no embeddings server configured (CODEINTEL_VLLM_URL); answered from the sparse channel only".to_owned(),
+            );
+        };
+        let mut stage = timeline.stage("dense");
+        let texts = vec![query.to_owned()];
+        let vector = match embedder.embed(&texts).await {
+            Ok(mut v) if v.len() == 1 => v.pop().unwrap_or_default(),
+            Ok(v) => {
+                let msg = format!("embedder returned {} vectors for 1 query", v.len());
+                stage.fail(msg.clone());
+                return ChannelResult::degraded("dense_unavailable", msg);
+            }
+            Err(e) => {
+                let msg = format!("embedding the query failed: {e}; answered from the sparse channel only");
+                stage.fail(msg.clone());
+                return ChannelResult::degraded("dense_unavailable", msg);
+            }
+        };
+        let idx = Arc::clone(index);
+        let factor = self.cfg.refine_factor;
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                let Some(dense) = idx.dense.as_ref() else {
+                    return Ok(Vec::new());
+                };
+                if refine {
+                    dense.search_with_refine(&vector, candidates, factor)
+                } else {
+                    dense.search(&vector, candidates)
+                }
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(hits)) => {
+                stage.detail(serde_json::json!({ "hits": hits.len(), "refine": refine }));
+                ChannelResult::ok(hits)
+            }
+            Ok(Err(e)) => {
+                let msg = format!("FAISS search failed: {e}");
+                stage.fail(msg.clone());
+                ChannelResult::degraded("dense_unavailable", msg)
+            }
+            Err(e) => {
+                let msg = format!("FAISS search task failed: {e}");
+                stage.fail(msg.clone());
+                ChannelResult::degraded("dense_unavailable", msg)
+            }
+        }
+    }
+
+    async fn sparse_channel(
+        &self,
+        index: &Arc<LoadedIndex>,
+        query: &str,
+        candidates: usize,
+        decision: &GatingDecision,
+        timeline: &Timeline,
+    ) -> ChannelResult {
+        let mut stage = timeline.stage("sparse");
+        let idx = Arc::clone(index);
+        let q = query.to_owned();
+        let rm3 = decision.rm3;
+        let span = tracing::info_span!("sparse.search", rm3 = rm3, expansion.terms = tracing::field::Empty);
+        let result = tokio::task::spawn_blocking({
+            let span = span.clone();
+            move || {
+                span.in_scope(|| -> Result<(Vec<(String, f32)>, usize), sparse::SparseError> {
+                    let first = idx.sparse.search(&q, candidates)?;
+                    if !rm3 || first.is_empty() {
+                        return Ok((first, 0));
+                    }
+                    // RM3-style expansion: feedback from the top documents.
+                    let feedback_ids: Vec<String> =
+                        first.iter().take(5).map(|(id, _)| id.clone()).collect();
+                    let feedback = idx.sparse.doc_tokens(&feedback_ids)?;
+                    let query_tokens = sparse::code_tokens(&q);
+                    let extra = gating::expansion_terms(&query_tokens, &feedback, 5);
+                    if extra.is_empty() {
+                        return Ok((first, 0));
+                    }
+                    let mut terms = query_tokens;
+                    let n = extra.len();
+                    terms.extend(extra);
+                    Ok((idx.sparse.search_terms(&terms, candidates)?, n))
+                })
+            }
+        })
+        .instrument(span.clone())
+        .await;
+        match result {
+            Ok(Ok((hits, expanded))) => {
+                span.record("expansion.terms", expanded as i64);
+                stage.detail(serde_json::json!({ "hits": hits.len(), "expansion_terms": expanded }));
+                ChannelResult::ok(hits)
+            }
+            Ok(Err(e)) => {
+                let msg = format!("BM25 search failed: {e}");
+                stage.fail(msg.clone());
+                ChannelResult::degraded("sparse_failed", msg)
+            }
+            Err(e) => {
+                let msg = format!("BM25 search task failed: {e}");
+                stage.fail(msg.clone());
+                ChannelResult::degraded("sparse_failed", msg)
+            }
+        }
+    }
+}

@@ -1,0 +1,566 @@
+//! Serving: HTTP (axum) and MCP (rmcp) on one listener, over one
+//! [`Engine`].
+//!
+//! [`start`] validates the bind, binds the listener first (so `/healthz`
+//! answers at once), starts serving, and loads the current index version in
+//! the background — building one first when the data folder has none.
+//! `/readyz` says 503 with the reason until then ([`Readiness`]).
+//!
+//! - [`http`]: the router, its middleware (a SERVER span per request,
+//!   bearer auth, concurrency bound, timeout, body limit) and handlers;
+//! - [`mcp`]: the MCP tools (streamable HTTP at `/mcp`, and stdio);
+//! - [`guard`]: path confinement and token comparison.
+//!
+//! Handlers stay thin: they call the [`Engine`], the catalog of the current
+//! index version, or [`guard`], and record one [`RunRecord`] per search or
+//! tool call in the [`RunStore`] (for runpacks).
+
+pub mod guard;
+pub mod http;
+pub mod mcp;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::config::{Config, ConfigError};
+use crate::diagnostics::timeline::{RunRecord, RunStore, Timeline};
+use crate::embed::Embedder;
+use crate::index::build::{self, BuildError, BuildOptions};
+use crate::index::loaded::{self, LoadError};
+use crate::index::publish::{DataDir, PublishError};
+use crate::index::walk::WalkOptions;
+use crate::observability::metrics::Metrics;
+use crate::search::engine::{Engine, EngineConfig};
+
+/// Runs kept for runpacks (oldest evicted first).
+pub const RUN_STORE_CAPACITY: usize = 1024;
+/// How long a graceful shutdown waits for open connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Whether the server can search yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// Loading (or building) the index; `stage` says what is happening.
+    Loading { stage: String },
+    /// A version is loaded and searches use it.
+    Ready { version: String },
+    /// Loading failed; the server keeps answering `/healthz` and says why on
+    /// `/readyz`.
+    Failed { error: String },
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Self::Ready { .. })
+    }
+
+    /// A one-line reason (for `/readyz` and errors).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Loading { stage } => format!("loading the index: {stage}"),
+            Self::Ready { version } => format!("ready: index version {version}"),
+            Self::Failed { error } => format!("loading the index failed: {error}"),
+        }
+    }
+}
+
+/// Why serving could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "cannot listen on {addr}: {source}; is another process using it? \
+         choose another address with --http-addr / CODEINTEL_HTTP_ADDR"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("repository {path}: {source}; pass an existing folder with --repo / CODEINTEL_REPO")]
+    Repo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Publish(Box<PublishError>),
+    #[error("cannot load the index: {0}")]
+    Load(Box<LoadError>),
+    #[error("cannot build the index: {0}")]
+    Build(Box<BuildError>),
+    #[error("the index did not become ready within {after:?}: {state}")]
+    NotReady { after: Duration, state: String },
+    #[error("loading the index failed: {0}")]
+    LoadFailed(String),
+    #[error("internal task failed: {0}")]
+    Task(String),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("MCP over stdio failed: {0}")]
+    Mcp(String),
+}
+
+impl From<PublishError> for ServeError {
+    fn from(e: PublishError) -> Self {
+        Self::Publish(Box::new(e))
+    }
+}
+
+impl From<LoadError> for ServeError {
+    fn from(e: LoadError) -> Self {
+        Self::Load(Box::new(e))
+    }
+}
+
+impl From<BuildError> for ServeError {
+    fn from(e: BuildError) -> Self {
+        Self::Build(Box::new(e))
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub runs: RunStore,
+    /// The canonical repository root every path argument is confined to.
+    pub repo_root: Arc<Path>,
+    pub config: Arc<Config>,
+    readiness: Arc<watch::Sender<Readiness>>,
+    metrics: Metrics,
+    embedder: Option<Arc<dyn Embedder>>,
+    /// One build at a time from this process.
+    index_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("repo_root", &self.repo_root)
+            .field("readiness", &*self.readiness.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state (engine, run store, canonical repository root). Does
+    /// not load anything: see [`AppState::load_or_build`].
+    pub fn new(
+        config: Config,
+        metrics: Metrics,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> Result<Self, ServeError> {
+        let root = std::fs::canonicalize(&config.repo).map_err(|source| ServeError::Repo {
+            path: config.repo.clone(),
+            source,
+        })?;
+        if !root.is_dir() {
+            return Err(ServeError::Repo {
+                path: config.repo.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"),
+            });
+        }
+        let engine = Engine::new(
+            embedder.clone(),
+            metrics.clone(),
+            EngineConfig {
+                record_query_text: config.record_query_text,
+                ..EngineConfig::default()
+            },
+        );
+        let (readiness, _) = watch::channel(Readiness::Loading {
+            stage: "starting".to_owned(),
+        });
+        Ok(Self {
+            engine: Arc::new(engine),
+            runs: RunStore::new(RUN_STORE_CAPACITY),
+            repo_root: Arc::from(root.as_path()),
+            config: Arc::new(config),
+            readiness: Arc::new(readiness),
+            metrics,
+            embedder,
+            index_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The current readiness.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.borrow().clone()
+    }
+
+    /// Watches readiness changes.
+    pub fn subscribe_readiness(&self) -> watch::Receiver<Readiness> {
+        self.readiness.subscribe()
+    }
+
+    fn set_readiness(&self, r: Readiness) {
+        tracing::info!(readiness = %r.describe(), "readiness changed");
+        self.readiness.send_replace(r);
+    }
+
+    /// The embedder the server was started with.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// Waits until the index is loaded (its version), failed, or `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<String, ServeError> {
+        let mut rx = self.readiness.subscribe();
+        let wait = async {
+            loop {
+                let now = rx.borrow_and_update().clone();
+                match now {
+                    Readiness::Ready { version } => return Ok(version),
+                    Readiness::Failed { error } => return Err(ServeError::LoadFailed(error)),
+                    Readiness::Loading { .. } => {}
+                }
+                if rx.changed().await.is_err() {
+                    return Err(ServeError::Task("the readiness channel closed".to_owned()));
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(ServeError::NotReady {
+                after: timeout,
+                state: self.readiness().describe(),
+            }),
+        }
+    }
+
+    /// How builds from this server walk and index.
+    pub fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            walk: self.walk_options(),
+            dense_kind: self.config.dense_kind,
+            progress: false,
+            ..BuildOptions::default()
+        }
+    }
+
+    /// How the tools list the repository's files (as indexing does).
+    pub fn walk_options(&self) -> WalkOptions {
+        WalkOptions {
+            max_file_bytes: self.config.max_file_bytes,
+            ..WalkOptions::default()
+        }
+    }
+
+    /// Builds a new index version on a blocking thread (the build does
+    /// file-system, DuckDB and FAISS work) and returns its folder.
+    async fn build_version(&self) -> Result<PathBuf, ServeError> {
+        let _one_build = self.index_lock.lock().await;
+        let data = DataDir::open(&self.config.data)?;
+        let repo = self.repo_root.to_path_buf();
+        let embedder = self.embedder.clone();
+        let metrics = self.metrics.clone();
+        let opts = self.build_options();
+        let handle = tokio::runtime::Handle::current();
+        let span = tracing::Span::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| handle.block_on(build::build(&repo, &data, embedder, &metrics, &opts)))
+        })
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))??;
+        tracing::info!(version = %outcome.version.name, chunks = outcome.manifest.chunks, "index version built");
+        Ok(outcome.version.dir)
+    }
+
+    /// Opens a version folder on a blocking thread and publishes it to the
+    /// engine; returns its version name.
+    async fn load_and_publish(&self, dir: PathBuf) -> Result<String, ServeError> {
+        let metrics = self.metrics.clone();
+        let span = tracing::Span::current();
+        let index = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| loaded::load_version(&dir, &metrics))
+        })
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))??;
+        let version = index.version.clone();
+        self.engine.publish(index);
+        Ok(version)
+    }
+
+    /// Loads the current version of the data folder — building one first
+    /// when there is none — publishes it and becomes ready. A failure is kept
+    /// as [`Readiness::Failed`] (and returned).
+    pub async fn load_or_build(&self) -> Result<String, ServeError> {
+        let span = tracing::info_span!("load_index", index.version = tracing::field::Empty);
+        let result = self.load_or_build_inner().instrument(span.clone()).await;
+        match &result {
+            Ok(version) => {
+                span.record("index.version", version.as_str());
+                self.set_readiness(Readiness::Ready {
+                    version: version.clone(),
+                });
+            }
+            Err(e) => {
+                let _enter = span.enter();
+                tracing::error!(error = %e, "the index could not be loaded; /readyz answers 503 with this reason");
+                self.set_readiness(Readiness::Failed {
+                    error: e.to_string(),
+                });
+            }
+        }
+        result
+    }
+
+    async fn load_or_build_inner(&self) -> Result<String, ServeError> {
+        self.set_readiness(Readiness::Loading {
+            stage: format!("opening the data folder {}", self.config.data.display()),
+        });
+        let data = DataDir::open(&self.config.data)?;
+        let dir = if let Some(v) = data.current()? {
+            self.set_readiness(Readiness::Loading {
+                stage: format!("loading index version {}", v.name),
+            });
+            v.dir
+        } else {
+            self.set_readiness(Readiness::Loading {
+                stage: format!(
+                    "building the first index version of {} (no version in {} yet)",
+                    self.repo_root.display(),
+                    self.config.data.display()
+                ),
+            });
+            self.build_version().await?
+        };
+        self.load_and_publish(dir).await
+    }
+
+    /// Builds a new version from the repository as it is now and publishes
+    /// it while serving: searches running meanwhile finish on the version
+    /// they started with. Returns the new version's name.
+    pub async fn reindex(&self) -> Result<String, ServeError> {
+        let span = tracing::info_span!("reindex", index.version = tracing::field::Empty);
+        let result = async {
+            let dir = self.build_version().await?;
+            self.load_and_publish(dir).await
+        }
+        .instrument(span.clone())
+        .await;
+        if let Ok(version) = &result {
+            span.record("index.version", version.as_str());
+            self.set_readiness(Readiness::Ready {
+                version: version.clone(),
+            });
+        }
+        result
+    }
+}
+
+/// A server started by [`start`].
+pub struct RunningServer {
+    /// The address the listener is bound to (the real port when `:0` was asked).
+    pub addr: SocketAddr,
+    state: AppState,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    loader: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Waits until the index is loaded (see [`AppState::wait_ready`]).
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<String, ServeError> {
+        self.state.wait_ready(timeout).await
+    }
+
+    /// Re-indexes the repository and publishes the new version while serving.
+    pub async fn reindex(&self) -> Result<String, ServeError> {
+        self.state.reindex().await
+    }
+
+    /// Stops accepting connections, ends MCP sessions, and waits (at most
+    /// [`SHUTDOWN_GRACE`]) for requests in flight.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.shutdown.cancel();
+        self.loader.abort();
+        let mut server = self.server;
+        match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(ServeError::Serve(e)),
+            Ok(Err(e)) => Err(ServeError::Task(e.to_string())),
+            Err(_) => {
+                server.abort();
+                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closed them");
+                Ok(())
+            }
+        }
+    }
+
+    /// Serves until `stop` completes (e.g. Ctrl-C), then shuts down
+    /// gracefully. Returns early with the error if the server fails.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let ended = tokio::select! {
+            () = stop => None,
+            res = &mut self.server => Some(res),
+        };
+        match ended {
+            None => self.shutdown().await,
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(ServeError::Serve(e)),
+            Some(Err(e)) => Err(ServeError::Task(e.to_string())),
+        }
+    }
+}
+
+/// Starts serving `config.http_addr`: checks the bind is safe, binds,
+/// serves HTTP and MCP at once, and loads (or first builds) the index in
+/// the background.
+pub async fn start(
+    config: Config,
+    metrics: Metrics,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<RunningServer, ServeError> {
+    config.check_bind()?;
+    let addr = config.http_addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let state = AppState::new(config, metrics, embedder)?;
+    let shutdown = CancellationToken::new();
+    let app = http::router(state.clone(), local, shutdown.child_token());
+    let stop = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled_owned().await })
+        .await
+    });
+    tracing::info!(addr = %local, repo = %state.repo_root.display(), "serving HTTP and MCP (/mcp)");
+    let loader = tokio::spawn({
+        let state = state.clone();
+        async move {
+            // The outcome is kept in the readiness state.
+            let _ = state.load_or_build().await;
+        }
+    });
+    Ok(RunningServer {
+        addr: local,
+        state,
+        shutdown,
+        server,
+        loader,
+    })
+}
+
+/// `codeintel-server mcp --stdio`: loads (or builds) the index in the
+/// background and serves MCP on stdin/stdout until the client closes it.
+pub async fn start_stdio(
+    config: Config,
+    metrics: Metrics,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<(), ServeError> {
+    let state = AppState::new(config, metrics, embedder)?;
+    let loader = tokio::spawn({
+        let state = state.clone();
+        async move {
+            let _ = state.load_or_build().await;
+        }
+    });
+    let result = mcp::serve_stdio(state).await;
+    loader.abort();
+    result
+}
+
+/// Unix milliseconds now.
+pub(crate) fn unix_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
+/// The OpenTelemetry trace id of the current span (hex), or a fresh random
+/// id when no OpenTelemetry layer records spans (so runs stay addressable).
+pub fn current_trace_id() -> String {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let sc = span.span_context();
+    if sc.is_valid() {
+        sc.trace_id().to_string()
+    } else {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let seed = format!("{nanos}:{n}:{}", std::process::id());
+        blake3::hash(seed.as_bytes()).to_hex()[..32].to_owned()
+    }
+}
+
+/// One search or tool call being recorded for diagnostics.
+pub(crate) struct Run {
+    pub trace_id: String,
+    pub operation: String,
+    pub started_unix_ms: u128,
+    pub timeline: Timeline,
+}
+
+impl Run {
+    /// Starts a run; call inside the request's span (its trace id keys the run).
+    pub fn begin(operation: impl Into<String>) -> Self {
+        Self {
+            trace_id: current_trace_id(),
+            operation: operation.into(),
+            started_unix_ms: unix_ms(),
+            timeline: Timeline::new(),
+        }
+    }
+
+    /// Stores the run. A failure names its stage: when nothing in the
+    /// timeline recorded the error yet, it is recorded under `stage`.
+    pub fn finish(self, runs: &RunStore, failure: Option<(&str, String)>, limits: Vec<String>) {
+        let (outcome, error) = match failure {
+            None => ("ok", None),
+            Some((stage, message)) => {
+                if !self.timeline.events().iter().any(|e| e.kind == "error") {
+                    self.timeline.error(stage, &message);
+                }
+                ("error", Some(message))
+            }
+        };
+        runs.insert(RunRecord {
+            trace_id: self.trace_id,
+            operation: self.operation,
+            started_unix_ms: self.started_unix_ms,
+            outcome: outcome.to_owned(),
+            error,
+            limits,
+            events: self.timeline.events(),
+        });
+    }
+}

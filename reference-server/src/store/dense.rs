@@ -1,0 +1,933 @@
+//! Dense store: a FAISS index over L2-normalised embeddings, searched by
+//! inner product (so scores are cosine similarities).
+//!
+//! A [`DenseIndex`] keeps three things side by side:
+//! - the FAISS index (flat, HNSW or IVF, see [`DenseKind`]);
+//! - `ids`: FAISS row `i` is the chunk id `ids[i]`;
+//! - the raw normalised vectors (`n × dim` floats), so that
+//!   [`DenseIndex::search_with_refine`] can re-score candidates exactly and
+//!   an incremental build can reuse the vectors of unchanged chunks
+//!   ([`DenseIndex::vectors_by_id`]).
+//!
+//! Concurrency: FAISS CPU searches are read-only, but the Rust binding's
+//! `Index::search` takes `&mut self`. Flat and IVF indexes implement the
+//! binding's `ConcurrentIndex` (search through `&self`), so every caller
+//! searches the one index at the same time. HNSW has no such impl: it is
+//! searched through a pool of clones (checkout/return, at most
+//! [`DenseOptions::max_searchers`] clones, each a full copy of the index in
+//! memory), so concurrent searchers never queue on one global lock.
+//!
+//! On disk (`save`/`load`), a directory holds `index.faiss` (FAISS
+//! `write_index`), `vectors.f32` (raw little-endian floats, row-major),
+//! `ids.json` (array of chunk ids, FAISS row order) and `meta.json` (format,
+//! dimension, resolved kind, count).
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Instant;
+
+use faiss::index::autotune::ParameterSpace;
+use faiss::index::flat::FlatIndexImpl;
+use faiss::index::ivf_flat::IVFFlatIndexImpl;
+use faiss::index::{ConcurrentIndex, IndexImpl, SearchResult, TryClone};
+use faiss::{Index, MetricType};
+use serde::{Deserialize, Serialize};
+
+use crate::observability::metrics::{FaissImpl, Metrics};
+
+/// Number of vectors from which [`DenseKind::Auto`] picks HNSW instead of a
+/// flat (exact) index. Below it an exhaustive search over normalised vectors
+/// takes well under a few milliseconds per query, and it is exact.
+/// Configurable through [`DenseOptions::auto_hnsw_threshold`].
+pub const AUTO_HNSW_THRESHOLD: usize = 20_000;
+/// HNSW graph degree used by [`DenseKind::Auto`] above the threshold.
+pub const DEFAULT_HNSW_M: u32 = 32;
+/// HNSW `efSearch` used by [`DenseKind::Auto`] above the threshold.
+pub const DEFAULT_HNSW_EF_SEARCH: u32 = 64;
+/// HNSW `efConstruction` used when building any HNSW index.
+pub const DEFAULT_HNSW_EF_CONSTRUCTION: u32 = 80;
+
+/// Version of the on-disk layout written by [`DenseIndex::save`].
+const FORMAT_VERSION: u32 = 1;
+const INDEX_FILE: &str = "index.faiss";
+const VECTORS_FILE: &str = "vectors.f32";
+const IDS_FILE: &str = "ids.json";
+const META_FILE: &str = "meta.json";
+
+/// Which FAISS index structure to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DenseKind {
+    /// Exhaustive inner-product search (`IndexFlatIP`): exact.
+    Flat,
+    /// HNSW graph over the full vectors (`IndexHNSWFlat`): `m` neighbours
+    /// per node, `ef_search` candidates explored per query.
+    Hnsw { m: u32, ef_search: u32 },
+    /// Inverted file with `nlist` k-means cells (trained on the data) and
+    /// `nprobe` cells visited per query (`IndexIVFFlat`). `nlist` is capped
+    /// at the number of vectors, `nprobe` at `nlist`.
+    Ivf { nlist: u32, nprobe: u32 },
+    /// Flat below [`DenseOptions::auto_hnsw_threshold`] vectors (default
+    /// [`AUTO_HNSW_THRESHOLD`]), HNSW with the options' `m`/`ef_search` at or
+    /// above it.
+    Auto,
+}
+
+impl DenseKind {
+    /// The concrete kind built for `n` vectors: resolves `Auto`, and turns
+    /// any kind into `Flat` for an empty index (nothing to train or link).
+    pub fn resolve(self, n: usize, options: &DenseOptions) -> DenseKind {
+        if n == 0 {
+            return DenseKind::Flat;
+        }
+        match self {
+            DenseKind::Auto if n >= options.auto_hnsw_threshold => DenseKind::Hnsw {
+                m: options.auto_hnsw_m,
+                ef_search: options.auto_hnsw_ef_search,
+            },
+            DenseKind::Auto => DenseKind::Flat,
+            DenseKind::Ivf { nlist, nprobe } => {
+                let cap = u32::try_from(n).unwrap_or(u32::MAX);
+                let nlist = nlist.clamp(1, cap);
+                DenseKind::Ivf {
+                    nlist,
+                    nprobe: nprobe.clamp(1, nlist),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Short name, used as the `faiss.index_type` span attribute.
+    pub const fn label(self) -> &'static str {
+        match self {
+            DenseKind::Flat => "flat",
+            DenseKind::Hnsw { .. } => "hnsw",
+            DenseKind::Ivf { .. } => "ivf",
+            DenseKind::Auto => "auto",
+        }
+    }
+}
+
+/// Tunables of building and searching a [`DenseIndex`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenseOptions {
+    /// [`DenseKind::Auto`] builds HNSW from this many vectors on.
+    pub auto_hnsw_threshold: usize,
+    /// `m` of the HNSW index [`DenseKind::Auto`] builds.
+    pub auto_hnsw_m: u32,
+    /// `ef_search` of the HNSW index [`DenseKind::Auto`] builds.
+    pub auto_hnsw_ef_search: u32,
+    /// `efConstruction` of every HNSW build (quality of the graph).
+    pub hnsw_ef_construction: u32,
+    /// Most HNSW clones alive at once (each is a full copy of the index);
+    /// further concurrent searchers wait for a clone to be returned.
+    pub max_searchers: usize,
+}
+
+impl Default for DenseOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            auto_hnsw_threshold: AUTO_HNSW_THRESHOLD,
+            auto_hnsw_m: DEFAULT_HNSW_M,
+            auto_hnsw_ef_search: DEFAULT_HNSW_EF_SEARCH,
+            hnsw_ef_construction: DEFAULT_HNSW_EF_CONSTRUCTION,
+            max_searchers: cores.clamp(2, 16),
+        }
+    }
+}
+
+/// Errors of the dense store.
+#[derive(Debug, thiserror::Error)]
+pub enum DenseError {
+    #[error(
+        "dense index: vector dimension mismatch: expected {expected}, got {got} ({context}); \
+         the embedding model must match the one the index was built with \
+         (check CODEINTEL_EMBED_MODEL, or re-run `codeintel-server index` to rebuild)"
+    )]
+    DimensionMismatch {
+        expected: usize,
+        got: usize,
+        context: &'static str,
+    },
+    #[error(
+        "dense index: dimension 0 with {vectors} vectors; a vector needs at least one component"
+    )]
+    ZeroDimension { vectors: usize },
+    #[error(
+        "dense index: {ids} ids but the vector buffer holds {floats} floats, \
+         which is not {ids} vectors of dimension {dim}; pass one vector per id"
+    )]
+    CountMismatch {
+        ids: usize,
+        floats: usize,
+        dim: usize,
+    },
+    #[error(
+        "dense index: the vector of chunk {id:?} holds a NaN or infinite value; check the embedder's output"
+    )]
+    NonFiniteVector { id: String },
+    #[error(
+        "dense index: the query vector holds a NaN or infinite value; check the embedder's output"
+    )]
+    NonFiniteQuery,
+    #[error("dense index: chunk id {id:?} appears more than once; ids must be unique")]
+    DuplicateId { id: String },
+    #[error("dense index: invalid {kind:?}: {reason}")]
+    InvalidKind {
+        kind: DenseKind,
+        reason: &'static str,
+    },
+    #[error("dense index: FAISS failed to {op}: {source}")]
+    Faiss {
+        op: &'static str,
+        #[source]
+        source: faiss::error::Error,
+    },
+    #[error("dense index {}: no such index (missing {file}); re-run `codeintel-server index`", dir.display())]
+    Missing { dir: PathBuf, file: &'static str },
+    #[error("dense index {}: cannot {op}: {source}; check the path and its permissions", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("dense index {}: {reason}; re-run `codeintel-server index` to rebuild it", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("dense index {}: the path is not valid UTF-8, which FAISS file I/O needs; use a UTF-8 data directory", path.display())]
+    NonUtf8Path { path: PathBuf },
+}
+
+fn faiss_err(op: &'static str) -> impl FnOnce(faiss::error::Error) -> DenseError {
+    move |source| DenseError::Faiss { op, source }
+}
+
+/// Scales `v` to unit L2 norm in place. A zero (or non-finite-norm) vector
+/// is left unchanged.
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        for x in &mut *v {
+            *x /= norm;
+        }
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The searchable FAISS structure.
+enum Engine {
+    /// No vectors (possibly no known dimension either): no FAISS index.
+    Empty,
+    Flat(FlatIndexImpl),
+    Ivf(IVFFlatIndexImpl),
+    Hnsw(ClonePool),
+}
+
+struct PoolState {
+    idle: Vec<IndexImpl>,
+    created: usize,
+}
+
+/// HNSW clones handed out one per concurrent searcher.
+struct ClonePool {
+    /// Never searched, only cloned (cloning reads it) and saved.
+    template: IndexImpl,
+    ef_search: u32,
+    max: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+struct Checkout<'a> {
+    pool: &'a ClonePool,
+    index: Option<IndexImpl>,
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        if let Some(index) = self.index.take() {
+            let mut state = self
+                .pool
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            state.idle.push(index);
+            drop(state);
+            self.pool.returned.notify_one();
+        }
+    }
+}
+
+impl ClonePool {
+    fn new(template: IndexImpl, ef_search: u32, max: usize) -> Self {
+        Self {
+            template,
+            ef_search,
+            max: max.max(1),
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                created: 0,
+            }),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn checkout(&self) -> Result<Checkout<'_>, DenseError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(index) = state.idle.pop() {
+                return Ok(Checkout {
+                    pool: self,
+                    index: Some(index),
+                });
+            }
+            if state.created < self.max {
+                state.created += 1;
+                drop(state);
+                return match self.make_clone() {
+                    Ok(index) => Ok(Checkout {
+                        pool: self,
+                        index: Some(index),
+                    }),
+                    Err(e) => {
+                        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.created -= 1;
+                        Err(e)
+                    }
+                };
+            }
+            state = self
+                .returned
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn make_clone(&self) -> Result<IndexImpl, DenseError> {
+        let index = self
+            .template
+            .try_clone()
+            .map_err(faiss_err("clone the HNSW index for a searcher"))?;
+        set_parameter(&index, "efSearch", self.ef_search)?;
+        Ok(index)
+    }
+}
+
+fn set_parameter(index: &IndexImpl, name: &'static str, value: u32) -> Result<(), DenseError> {
+    let space = ParameterSpace::new().map_err(faiss_err("create a FAISS parameter space"))?;
+    space
+        .set_index_parameter(index, name, value)
+        .map_err(faiss_err("set an HNSW/IVF search parameter"))
+}
+
+/// A FAISS index over normalised vectors, with the row → chunk id map and
+/// the vectors themselves. `Send + Sync`: share it behind an `Arc`.
+pub struct DenseIndex {
+    dim: usize,
+    kind: DenseKind,
+    ids: Vec<String>,
+    rows: HashMap<String, usize>,
+    vectors: Vec<f32>,
+    engine: Engine,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for DenseIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenseIndex")
+            .field("dim", &self.dim)
+            .field("kind", &self.kind)
+            .field("len", &self.ids.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DenseMeta {
+    format: u32,
+    dim: usize,
+    count: usize,
+    kind: DenseKind,
+    metric: String,
+}
+
+impl DenseIndex {
+    /// Builds an index over `vectors` (`ids.len() × dim` floats, row-major),
+    /// with the default [`DenseOptions`]. See [`DenseIndex::build_with`].
+    pub fn build(
+        dim: usize,
+        ids: Vec<String>,
+        vectors: Vec<f32>,
+        kind: DenseKind,
+        metrics: Metrics,
+    ) -> Result<DenseIndex, DenseError> {
+        Self::build_with(dim, ids, vectors, kind, &DenseOptions::default(), metrics)
+    }
+
+    /// Builds an index: validates the input (dimension, count, finite
+    /// values, unique ids), L2-normalises every vector, resolves `kind` for
+    /// the number of vectors ([`DenseKind::resolve`]), trains (IVF) and adds.
+    /// Zero vectors give an empty index whose searches return no hits
+    /// (`dim` may then be 0, when no vector was ever seen).
+    pub fn build_with(
+        dim: usize,
+        ids: Vec<String>,
+        mut vectors: Vec<f32>,
+        kind: DenseKind,
+        options: &DenseOptions,
+        metrics: Metrics,
+    ) -> Result<DenseIndex, DenseError> {
+        if dim == 0 && !ids.is_empty() {
+            return Err(DenseError::ZeroDimension { vectors: ids.len() });
+        }
+        if vectors.len() != ids.len().saturating_mul(dim) {
+            return Err(DenseError::CountMismatch {
+                ids: ids.len(),
+                floats: vectors.len(),
+                dim,
+            });
+        }
+        for (id, row) in ids.iter().zip(vectors.chunks_exact_mut(dim.max(1))) {
+            if row.iter().any(|x| !x.is_finite()) {
+                return Err(DenseError::NonFiniteVector { id: id.clone() });
+            }
+            normalize(row);
+        }
+        let rows = row_map(&ids)?;
+        let kind = kind.resolve(ids.len(), options);
+        let engine = if ids.is_empty() {
+            Engine::Empty
+        } else {
+            let d = u32::try_from(dim).map_err(|_| DenseError::InvalidKind {
+                kind,
+                reason: "dimension does not fit FAISS's 32-bit dimension",
+            })?;
+            build_engine(d, kind, &vectors, options)?
+        };
+        Ok(DenseIndex {
+            dim,
+            kind,
+            ids,
+            rows,
+            vectors,
+            engine,
+            metrics,
+        })
+    }
+
+    /// Writes the index to `dir` (created if missing): `index.faiss`,
+    /// `vectors.f32`, `ids.json`, `meta.json`.
+    pub fn save(&self, dir: &Path) -> Result<(), DenseError> {
+        std::fs::create_dir_all(dir).map_err(|source| DenseError::Io {
+            path: dir.to_path_buf(),
+            op: "create the directory",
+            source,
+        })?;
+        let index_path = dir.join(INDEX_FILE);
+        let index_str = utf8_path(&index_path)?;
+        match &self.engine {
+            Engine::Empty => Ok(()),
+            Engine::Flat(ix) => faiss::write_index(ix, index_str),
+            Engine::Ivf(ix) => faiss::write_index(ix, index_str),
+            Engine::Hnsw(pool) => faiss::write_index(&pool.template, index_str),
+        }
+        .map_err(faiss_err("write index.faiss"))?;
+
+        let vectors_path = dir.join(VECTORS_FILE);
+        let io = |op: &'static str| {
+            let path = vectors_path.clone();
+            move |source: std::io::Error| DenseError::Io { path, op, source }
+        };
+        let file = std::fs::File::create(&vectors_path).map_err(io("create"))?;
+        let mut out = std::io::BufWriter::new(file);
+        for x in &self.vectors {
+            out.write_all(&x.to_le_bytes()).map_err(io("write"))?;
+        }
+        out.flush().map_err(io("write"))?;
+
+        write_json(&dir.join(IDS_FILE), &self.ids)?;
+        write_json(
+            &dir.join(META_FILE),
+            &DenseMeta {
+                format: FORMAT_VERSION,
+                dim: self.dim,
+                count: self.ids.len(),
+                kind: self.kind,
+                metric: "inner_product".to_owned(),
+            },
+        )
+    }
+
+    /// Loads an index written by [`DenseIndex::save`], with the default
+    /// [`DenseOptions`].
+    pub fn load(dir: &Path, metrics: Metrics) -> Result<DenseIndex, DenseError> {
+        Self::load_with(dir, &DenseOptions::default(), metrics)
+    }
+
+    /// Loads an index written by [`DenseIndex::save`]; checks that the four
+    /// files agree (format, dimension, count).
+    pub fn load_with(
+        dir: &Path,
+        options: &DenseOptions,
+        metrics: Metrics,
+    ) -> Result<DenseIndex, DenseError> {
+        let meta_path = dir.join(META_FILE);
+        if !meta_path.is_file() {
+            return Err(DenseError::Missing {
+                dir: dir.to_path_buf(),
+                file: META_FILE,
+            });
+        }
+        let meta: DenseMeta = read_json(&meta_path)?;
+        if meta.format != FORMAT_VERSION {
+            return Err(DenseError::Corrupt {
+                path: meta_path,
+                reason: format!(
+                    "format version {} is not the supported {FORMAT_VERSION}",
+                    meta.format
+                ),
+            });
+        }
+        if meta.dim == 0 && meta.count > 0 {
+            return Err(DenseError::Corrupt {
+                path: meta_path,
+                reason: format!("dimension 0 with {} vectors", meta.count),
+            });
+        }
+
+        let ids_path = dir.join(IDS_FILE);
+        let ids: Vec<String> = read_json(&ids_path)?;
+        if ids.len() != meta.count {
+            return Err(DenseError::Corrupt {
+                path: ids_path,
+                reason: format!("{} ids, meta.json says {}", ids.len(), meta.count),
+            });
+        }
+        let rows = row_map(&ids)?;
+
+        let vectors_path = dir.join(VECTORS_FILE);
+        let bytes = std::fs::read(&vectors_path).map_err(|source| DenseError::Io {
+            path: vectors_path.clone(),
+            op: "read",
+            source,
+        })?;
+        let expected_bytes = meta.count * meta.dim * 4;
+        if bytes.len() != expected_bytes {
+            return Err(DenseError::Corrupt {
+                path: vectors_path,
+                reason: format!(
+                    "{} bytes, expected {expected_bytes} ({} vectors of dimension {})",
+                    bytes.len(),
+                    meta.count,
+                    meta.dim
+                ),
+            });
+        }
+        let vectors: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+
+        if meta.count == 0 {
+            return Ok(DenseIndex {
+                dim: meta.dim,
+                kind: meta.kind,
+                ids,
+                rows,
+                vectors,
+                engine: Engine::Empty,
+                metrics,
+            });
+        }
+        let index_path = dir.join(INDEX_FILE);
+        if !index_path.is_file() {
+            return Err(DenseError::Missing {
+                dir: dir.to_path_buf(),
+                file: INDEX_FILE,
+            });
+        }
+        let index =
+            faiss::read_index(utf8_path(&index_path)?).map_err(faiss_err("read index.faiss"))?;
+        if index.d() as usize != meta.dim || index.ntotal() as usize != meta.count {
+            return Err(DenseError::Corrupt {
+                path: index_path,
+                reason: format!(
+                    "FAISS index holds {} vectors of dimension {}, meta.json says {} of dimension {}",
+                    index.ntotal(),
+                    index.d(),
+                    meta.count,
+                    meta.dim
+                ),
+            });
+        }
+        let engine = match meta.kind {
+            DenseKind::Flat => Engine::Flat(
+                index
+                    .into_flat()
+                    .map_err(faiss_err("open index.faiss as a flat index"))?,
+            ),
+            DenseKind::Ivf { nprobe, .. } => {
+                let mut ivf = index
+                    .into_ivf_flat()
+                    .map_err(faiss_err("open index.faiss as an IVF index"))?;
+                ivf.set_nprobe(nprobe);
+                Engine::Ivf(ivf)
+            }
+            DenseKind::Hnsw { ef_search, .. } => {
+                set_parameter(&index, "efSearch", ef_search)?;
+                Engine::Hnsw(ClonePool::new(index, ef_search, options.max_searchers))
+            }
+            DenseKind::Auto => {
+                return Err(DenseError::Corrupt {
+                    path: meta_path,
+                    reason: "kind `auto` was never resolved to a concrete kind".to_owned(),
+                });
+            }
+        };
+        Ok(DenseIndex {
+            dim: meta.dim,
+            kind: meta.kind,
+            ids,
+            rows,
+            vectors,
+            engine,
+            metrics,
+        })
+    }
+
+    /// The `k` nearest chunks to `query` by cosine similarity (the query is
+    /// normalised here), best first, as reported by the index (approximate
+    /// for HNSW/IVF). Records `faiss_search_latency_seconds{impl="ann"}` in a
+    /// `faiss.search` span.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>, DenseError> {
+        let span = tracing::info_span!(
+            "faiss.search",
+            "faiss.index_type" = self.kind.label(),
+            k = k as u64,
+            "impl" = FaissImpl::Ann.as_str(),
+            hits = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let query = self.prepare_query(query)?;
+        let start = Instant::now();
+        let found = self.search_rows(&query, k);
+        self.metrics
+            .record_faiss_search(FaissImpl::Ann, start.elapsed());
+        let hits = self.to_ids(found?);
+        span.record("hits", hits.len() as u64);
+        Ok(hits)
+    }
+
+    /// ANN search for `k × factor` candidates (`factor` 0 counts as 1), then
+    /// exact inner products against the stored vectors, best `k` first (ties
+    /// by FAISS row, deterministic). Records one
+    /// `faiss_search_latency_seconds{impl="ann+refine"}` for the whole call.
+    pub fn search_with_refine(
+        &self,
+        query: &[f32],
+        k: usize,
+        factor: usize,
+    ) -> Result<Vec<(String, f32)>, DenseError> {
+        let span = tracing::info_span!(
+            "faiss.search",
+            "faiss.index_type" = self.kind.label(),
+            k = k as u64,
+            "impl" = FaissImpl::AnnRefine.as_str(),
+            refine_factor = factor as u64,
+            hits = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let query = self.prepare_query(query)?;
+        let start = Instant::now();
+        let refined = self
+            .search_rows(&query, k.saturating_mul(factor.max(1)))
+            .map(|candidates| {
+                let mut rescored: Vec<(usize, f32)> = candidates
+                    .into_iter()
+                    .filter_map(|(row, _)| self.row_vector(row).map(|v| (row, dot(&query, v))))
+                    .collect();
+                rescored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                rescored.truncate(k);
+                rescored
+            });
+        self.metrics
+            .record_faiss_search(FaissImpl::AnnRefine, start.elapsed());
+        let hits = self.to_ids(refined?);
+        span.record("hits", hits.len() as u64);
+        Ok(hits)
+    }
+
+    /// The stored (normalised) vector of a chunk.
+    pub fn vector(&self, id: &str) -> Option<&[f32]> {
+        self.rows.get(id).and_then(|&row| self.row_vector(row))
+    }
+
+    /// Every chunk's stored (normalised) vector, for incremental rebuilds.
+    pub fn vectors_by_id(&self) -> HashMap<&str, &[f32]> {
+        self.ids
+            .iter()
+            .zip(self.vectors.chunks_exact(self.dim.max(1)))
+            .map(|(id, v)| (id.as_str(), v))
+            .collect()
+    }
+
+    /// Chunk ids in FAISS row order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when the index holds no vector.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Vector dimension (0 for an empty index built without one).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The resolved kind actually built (never `Auto`).
+    pub fn kind(&self) -> DenseKind {
+        self.kind
+    }
+
+    fn row_vector(&self, row: usize) -> Option<&[f32]> {
+        let start = row.checked_mul(self.dim)?;
+        self.vectors.get(start..start + self.dim)
+    }
+
+    fn prepare_query(&self, query: &[f32]) -> Result<Vec<f32>, DenseError> {
+        // An empty index built before any vector was seen has dimension 0
+        // and accepts any query (it answers nothing).
+        if query.len() != self.dim && self.dim != 0 {
+            return Err(DenseError::DimensionMismatch {
+                expected: self.dim,
+                got: query.len(),
+                context: "query vector",
+            });
+        }
+        if query.iter().any(|x| !x.is_finite()) {
+            return Err(DenseError::NonFiniteQuery);
+        }
+        let mut q = query.to_vec();
+        normalize(&mut q);
+        Ok(q)
+    }
+
+    /// Raw FAISS search: (row, score) best first, padding (-1) removed.
+    fn search_rows(&self, query: &[f32], k: usize) -> Result<Vec<(usize, f32)>, DenseError> {
+        let k = k.min(self.ids.len());
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let result: SearchResult = match &self.engine {
+            Engine::Empty => return Ok(Vec::new()),
+            Engine::Flat(ix) => ConcurrentIndex::search(ix, query, k),
+            Engine::Ivf(ix) => ConcurrentIndex::search(ix, query, k),
+            Engine::Hnsw(pool) => {
+                let mut checkout = pool.checkout()?;
+                match checkout.index.as_mut() {
+                    Some(ix) => Index::search(ix, query, k),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        }
+        .map_err(faiss_err("search"))?;
+        let n = self.ids.len();
+        Ok(result
+            .labels
+            .iter()
+            .zip(result.distances)
+            .filter_map(|(label, score)| {
+                let row = usize::try_from(label.get()?).ok()?;
+                (row < n).then_some((row, score))
+            })
+            .collect())
+    }
+
+    fn to_ids(&self, rows: Vec<(usize, f32)>) -> Vec<(String, f32)> {
+        rows.into_iter()
+            .filter_map(|(row, score)| self.ids.get(row).map(|id| (id.clone(), score)))
+            .collect()
+    }
+}
+
+fn build_engine(
+    d: u32,
+    kind: DenseKind,
+    vectors: &[f32],
+    options: &DenseOptions,
+) -> Result<Engine, DenseError> {
+    match kind {
+        DenseKind::Flat | DenseKind::Auto => {
+            let mut ix = FlatIndexImpl::new_ip(d).map_err(faiss_err("create a flat index"))?;
+            if !vectors.is_empty() {
+                Index::add(&mut ix, vectors).map_err(faiss_err("add vectors to the flat index"))?;
+            }
+            Ok(Engine::Flat(ix))
+        }
+        DenseKind::Ivf { nlist, nprobe } => {
+            if nlist == 0 || nprobe == 0 {
+                return Err(DenseError::InvalidKind {
+                    kind,
+                    reason: "nlist and nprobe must be at least 1",
+                });
+            }
+            let ix = faiss::index_factory(d, format!("IVF{nlist},Flat"), MetricType::InnerProduct)
+                .map_err(faiss_err("create an IVF index"))?;
+            let mut ivf = ix
+                .into_ivf_flat()
+                .map_err(faiss_err("create an IVF index"))?;
+            Index::train(&mut ivf, vectors).map_err(faiss_err("train the IVF index"))?;
+            Index::add(&mut ivf, vectors).map_err(faiss_err("add vectors to the IVF index"))?;
+            ivf.set_nprobe(nprobe);
+            Ok(Engine::Ivf(ivf))
+        }
+        DenseKind::Hnsw { m, ef_search } => {
+            if m < 2 || ef_search == 0 {
+                return Err(DenseError::InvalidKind {
+                    kind,
+                    reason: "m must be at least 2 and ef_search at least 1",
+                });
+            }
+            let mut ix = faiss::index_factory(d, format!("HNSW{m},Flat"), MetricType::InnerProduct)
+                .map_err(faiss_err("create an HNSW index"))?;
+            set_parameter(
+                &ix,
+                "efConstruction",
+                options.hnsw_ef_construction.max(ef_search),
+            )?;
+            set_parameter(&ix, "efSearch", ef_search)?;
+            Index::add(&mut ix, vectors).map_err(faiss_err("add vectors to the HNSW index"))?;
+            Ok(Engine::Hnsw(ClonePool::new(
+                ix,
+                ef_search,
+                options.max_searchers,
+            )))
+        }
+    }
+}
+
+fn row_map(ids: &[String]) -> Result<HashMap<String, usize>, DenseError> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    let mut rows = HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        if !seen.insert(id.as_str()) {
+            return Err(DenseError::DuplicateId { id: id.clone() });
+        }
+        rows.insert(id.clone(), row);
+    }
+    Ok(rows)
+}
+
+fn utf8_path(path: &Path) -> Result<&str, DenseError> {
+    path.to_str().ok_or_else(|| DenseError::NonUtf8Path {
+        path: path.to_path_buf(),
+    })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), DenseError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| DenseError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialise: {e}"),
+    })?;
+    std::fs::write(path, bytes).map_err(|source| DenseError::Io {
+        path: path.to_path_buf(),
+        op: "write",
+        source,
+    })
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, DenseError> {
+    let bytes = std::fs::read(path).map_err(|source| DenseError::Io {
+        path: path.to_path_buf(),
+        op: "read",
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| DenseError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("not valid JSON for this file: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<DenseIndex>();
+    }
+
+    #[test]
+    fn normalize_gives_unit_norm_and_keeps_zero() {
+        let mut v = vec![3.0, 4.0];
+        normalize(&mut v);
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+        let mut z = vec![0.0, 0.0];
+        normalize(&mut z);
+        assert_eq!(z, vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn auto_resolves_by_threshold() {
+        let opts = DenseOptions {
+            auto_hnsw_threshold: 100,
+            ..DenseOptions::default()
+        };
+        assert_eq!(DenseKind::Auto.resolve(99, &opts), DenseKind::Flat);
+        assert_eq!(
+            DenseKind::Auto.resolve(100, &opts),
+            DenseKind::Hnsw {
+                m: DEFAULT_HNSW_M,
+                ef_search: DEFAULT_HNSW_EF_SEARCH
+            }
+        );
+        assert_eq!(
+            DenseKind::Hnsw { m: 8, ef_search: 8 }.resolve(0, &opts),
+            DenseKind::Flat
+        );
+        assert_eq!(
+            DenseKind::Ivf {
+                nlist: 64,
+                nprobe: 100
+            }
+            .resolve(10, &opts),
+            DenseKind::Ivf {
+                nlist: 10,
+                nprobe: 10
+            }
+        );
+    }
+
+    #[test]
+    fn kind_serialises_with_a_type_tag() {
+        let json = serde_json::to_string(&DenseKind::Hnsw {
+            m: 16,
+            ef_search: 32,
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"type":"hnsw","m":16,"ef_search":32}"#);
+        let back: DenseKind = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            back,
+            DenseKind::Hnsw {
+                m: 16,
+                ef_search: 32
+            }
+        );
+    }
+}

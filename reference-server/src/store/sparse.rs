@@ -1,0 +1,710 @@
+//! Sparse store: a tantivy BM25 index over chunks, tokenized by a
+//! code-aware tokenizer.
+//!
+//! The tokenizer ([`code_tokens`], registered in tantivy as
+//! [`CODE_TOKENIZER`]) splits text into identifiers (runs of letters, digits
+//! and `_`, with `-` joining two alphanumerics as in kebab-case), keeps each
+//! whole identifier lowercased, and adds its parts: `snake_case` and
+//! `kebab-case` pieces, `camelCase` / `PascalCase` humps (an upper-case run
+//! followed by a capitalised word splits before the last capital:
+//! `HTTPRequest` → `http`, `request`), and letter/digit boundaries. Every
+//! other character separates, so paths (`a/b.c`, `a::b`, `a.b`) split into
+//! their components. `parseHTTPRequest` → `parsehttprequest`, `parse`,
+//! `http`, `request`.
+//!
+//! Queries are never parsed with tantivy's query language: they go through
+//! the same tokenizer and become a boolean OR of term queries over the
+//! `symbol`, `path` and `text` fields, each with its boost (BM25 scores,
+//! tantivy's default similarity).
+//!
+//! An index is built once into a directory (a published index version is
+//! immutable) and read through an `IndexReader`, which is `Sync`: concurrent
+//! searches need no lock.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value as _,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+/// Name under which the code tokenizer is registered on every index.
+pub const CODE_TOKENIZER: &str = "codeintel_code";
+/// Version of the tokenizer's behaviour, recorded next to the index: an
+/// index built by another version is refused at open (terms would not
+/// match), asking for a rebuild.
+pub const TOKENIZER_VERSION: u32 = 1;
+/// Tokens longer than this (in bytes) are dropped (blobs, hashes, minified
+/// code); their shorter parts are still indexed.
+pub const MAX_TOKEN_BYTES: usize = 80;
+
+/// Score multiplier of matches in the chunk's symbol name.
+pub const SYMBOL_BOOST: f32 = 3.0;
+/// Score multiplier of matches in the chunk's file path.
+pub const PATH_BOOST: f32 = 1.5;
+/// Score multiplier of matches in the chunk's text.
+pub const TEXT_BOOST: f32 = 1.0;
+
+const MARKER_FILE: &str = "codeintel-sparse.json";
+const WRITER_THREADS_MAX: usize = 4;
+const WRITER_BUDGET_PER_THREAD: usize = 48 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Tokenizer (pure)
+
+/// One token of [`code_token_spans`]: lowercased text and its byte range in
+/// the source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeToken {
+    pub text: String,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// Tokenizes source code or a query: for each identifier, the whole
+/// identifier (lowercased) followed by its parts. See the module docs.
+pub fn code_tokens(text: &str) -> Vec<String> {
+    code_token_spans(text).into_iter().map(|t| t.text).collect()
+}
+
+/// [`code_tokens`] with byte offsets.
+pub fn code_token_spans(text: &str) -> Vec<CodeToken> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut prev_alnum = false;
+    for (i, c) in text.char_indices() {
+        let word = c.is_alphanumeric() || c == '_';
+        let joiner = c == '-'
+            && start.is_some()
+            && prev_alnum
+            && text[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric);
+        if word || joiner {
+            if start.is_none() {
+                start = Some(i);
+            }
+        } else if let Some(s) = start.take() {
+            identifier_tokens(&text[s..i], s, &mut out);
+        }
+        prev_alnum = c.is_alphanumeric();
+    }
+    if let Some(s) = start {
+        identifier_tokens(&text[s..], s, &mut out);
+    }
+    out
+}
+
+fn push_token(out: &mut Vec<CodeToken>, raw: &str, from: usize) {
+    if raw.is_empty() || raw.len() > MAX_TOKEN_BYTES {
+        return;
+    }
+    out.push(CodeToken {
+        text: raw.to_lowercase(),
+        from,
+        to: from + raw.len(),
+    });
+}
+
+/// Emits the whole identifier, then its parts (when there is more than the
+/// whole itself).
+fn identifier_tokens(ident: &str, base: usize, out: &mut Vec<CodeToken>) {
+    let mut parts: Vec<(usize, usize)> = Vec::new();
+    // Segments between `_` and `-`.
+    let mut seg_start: Option<usize> = None;
+    for (i, c) in ident.char_indices() {
+        if c == '_' || c == '-' {
+            if let Some(s) = seg_start.take() {
+                split_humps(ident, s, i, &mut parts);
+            }
+        } else if seg_start.is_none() {
+            seg_start = Some(i);
+        }
+    }
+    if let Some(s) = seg_start {
+        split_humps(ident, s, ident.len(), &mut parts);
+    }
+    let single = parts.len() == 1 && parts[0] == (0, ident.len());
+    if parts.is_empty() {
+        // Only underscores/dashes: nothing searchable.
+        return;
+    }
+    push_token(out, ident, base);
+    if !single {
+        for (s, e) in parts {
+            push_token(out, &ident[s..e], base + s);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CharClass {
+    Upper,
+    Lower,
+    Digit,
+    Other,
+}
+
+fn class(c: char) -> CharClass {
+    if c.is_uppercase() {
+        CharClass::Upper
+    } else if c.is_lowercase() {
+        CharClass::Lower
+    } else if c.is_numeric() {
+        CharClass::Digit
+    } else {
+        CharClass::Other
+    }
+}
+
+/// Splits `s[start..end]` (no `_`/`-` inside) at camel humps and
+/// letter/digit boundaries, pushing byte ranges.
+fn split_humps(s: &str, start: usize, end: usize, parts: &mut Vec<(usize, usize)>) {
+    let chars: Vec<(usize, char)> = s[start..end]
+        .char_indices()
+        .map(|(i, c)| (start + i, c))
+        .collect();
+    let mut part_start = start;
+    for j in 1..chars.len() {
+        let prev = class(chars[j - 1].1);
+        let cur = class(chars[j].1);
+        let next = chars.get(j + 1).map(|&(_, c)| class(c));
+        let boundary = match (prev, cur) {
+            (CharClass::Lower, CharClass::Upper) => true,
+            (CharClass::Upper, CharClass::Upper) => next == Some(CharClass::Lower),
+            (CharClass::Digit, other) | (other, CharClass::Digit) => other != CharClass::Digit,
+            _ => false,
+        };
+        if boundary {
+            parts.push((part_start, chars[j].0));
+            part_start = chars[j].0;
+        }
+    }
+    if part_start < end {
+        parts.push((part_start, end));
+    }
+}
+
+/// The code tokenizer as a tantivy [`Tokenizer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CodeTokenizer;
+
+/// Token stream of [`CodeTokenizer`] (tokens computed up front).
+#[derive(Debug)]
+pub struct CodeTokenStream {
+    /// Remaining tokens, in reverse order (popped from the end).
+    pending: Vec<Token>,
+    current: Token,
+}
+
+impl Tokenizer for CodeTokenizer {
+    type TokenStream<'a> = CodeTokenStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CodeTokenStream {
+        let mut pending: Vec<Token> = code_token_spans(text)
+            .into_iter()
+            .enumerate()
+            .map(|(position, t)| Token {
+                offset_from: t.from,
+                offset_to: t.to,
+                position,
+                text: t.text,
+                position_length: 1,
+            })
+            .collect();
+        pending.reverse();
+        CodeTokenStream {
+            pending,
+            current: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for CodeTokenStream {
+    fn advance(&mut self) -> bool {
+        if let Some(t) = self.pending.pop() {
+            self.current = t;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.current
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.current
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Index
+
+/// One chunk as the sparse index sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SparseDoc {
+    pub id: String,
+    pub path: String,
+    pub symbol: Option<String>,
+    pub text: String,
+}
+
+/// Errors of the sparse store.
+#[derive(Debug, thiserror::Error)]
+pub enum SparseError {
+    #[error("sparse index {}: no index there (missing meta.json); re-run `codeintel-server index`", dir.display())]
+    Missing { dir: PathBuf },
+    #[error(
+        "sparse index {}: the directory already holds files; build into a fresh (empty) version directory",
+        dir.display()
+    )]
+    NotEmpty { dir: PathBuf },
+    #[error("sparse index {}: cannot {op}: {source}; check the path and its permissions", dir.display())]
+    Io {
+        dir: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("sparse index {}: tantivy failed to {op}: {source}; re-run `codeintel-server index` if the index is damaged", dir.display())]
+    Tantivy {
+        dir: PathBuf,
+        op: &'static str,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    #[error("sparse index {}: {reason}; re-run `codeintel-server index` to rebuild it", dir.display())]
+    Incompatible { dir: PathBuf, reason: String },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    path: Field,
+    symbol: Field,
+    text: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let code = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(CODE_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        )
+        .set_stored();
+    let id = builder.add_text_field("id", STRING | STORED);
+    let path = builder.add_text_field("path", code.clone());
+    let symbol = builder.add_text_field("symbol", code.clone());
+    let text = builder.add_text_field("text", code);
+    (
+        builder.build(),
+        Fields {
+            id,
+            path,
+            symbol,
+            text,
+        },
+    )
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Marker {
+    tokenizer_version: u32,
+    docs: u64,
+}
+
+/// A BM25 index over chunks in a directory. `Send + Sync`.
+pub struct SparseIndex {
+    dir: PathBuf,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for SparseIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SparseIndex")
+            .field("dir", &self.dir)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SparseIndex {
+    /// Builds an index of `docs` in `dir` (created if missing; must be
+    /// empty), commits it and opens it for search.
+    pub fn build(
+        dir: &Path,
+        docs: impl IntoIterator<Item = SparseDoc>,
+    ) -> Result<SparseIndex, SparseError> {
+        let io = |op: &'static str| {
+            let dir = dir.to_path_buf();
+            move |source: std::io::Error| SparseError::Io { dir, op, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
+        if std::fs::read_dir(dir)
+            .map_err(io("list the directory"))?
+            .next()
+            .is_some()
+        {
+            return Err(SparseError::NotEmpty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let tv = |op: &'static str| {
+            let dir = dir.to_path_buf();
+            move |source: tantivy::TantivyError| SparseError::Tantivy { dir, op, source }
+        };
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(dir, schema).map_err(tv("create the index"))?;
+        index.tokenizers().register(CODE_TOKENIZER, CodeTokenizer);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, WRITER_THREADS_MAX);
+        let mut writer: tantivy::IndexWriter = index
+            .writer_with_num_threads(threads, threads * WRITER_BUDGET_PER_THREAD)
+            .map_err(tv("open an index writer"))?;
+        let mut count: u64 = 0;
+        for d in docs {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(fields.id, &d.id);
+            doc.add_text(fields.path, &d.path);
+            if let Some(symbol) = &d.symbol {
+                doc.add_text(fields.symbol, symbol);
+            }
+            doc.add_text(fields.text, &d.text);
+            writer.add_document(doc).map_err(tv("add a document"))?;
+            count += 1;
+        }
+        writer.commit().map_err(tv("commit"))?;
+        writer
+            .wait_merging_threads()
+            .map_err(tv("finish merging segments"))?;
+        let marker = Marker {
+            tokenizer_version: TOKENIZER_VERSION,
+            docs: count,
+        };
+        let json = serde_json::to_vec(&marker).map_err(|e| SparseError::Incompatible {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot serialise {MARKER_FILE}: {e}"),
+        })?;
+        std::fs::write(dir.join(MARKER_FILE), json).map_err(io("write the marker file"))?;
+        Self::from_index(dir, &index, fields)
+    }
+
+    /// Opens an index built by [`SparseIndex::build`].
+    pub fn open(dir: &Path) -> Result<SparseIndex, SparseError> {
+        if !dir.join("meta.json").is_file() {
+            return Err(SparseError::Missing {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let marker_path = dir.join(MARKER_FILE);
+        let marker: Marker = std::fs::read(&marker_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| SparseError::Incompatible {
+                dir: dir.to_path_buf(),
+                reason: format!("{MARKER_FILE} is missing or unreadable"),
+            })?;
+        if marker.tokenizer_version != TOKENIZER_VERSION {
+            return Err(SparseError::Incompatible {
+                dir: dir.to_path_buf(),
+                reason: format!(
+                    "built with tokenizer version {}, this server uses version {TOKENIZER_VERSION}",
+                    marker.tokenizer_version
+                ),
+            });
+        }
+        let index = Index::open_in_dir(dir).map_err(|source| SparseError::Tantivy {
+            dir: dir.to_path_buf(),
+            op: "open the index",
+            source,
+        })?;
+        index.tokenizers().register(CODE_TOKENIZER, CodeTokenizer);
+        let (expected, fields) = schema();
+        if index.schema() != expected {
+            return Err(SparseError::Incompatible {
+                dir: dir.to_path_buf(),
+                reason: "its schema differs from this server's (id, path, symbol, text)".to_owned(),
+            });
+        }
+        Self::from_index(dir, &index, fields)
+    }
+
+    fn from_index(dir: &Path, index: &Index, fields: Fields) -> Result<SparseIndex, SparseError> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|source| SparseError::Tantivy {
+                dir: dir.to_path_buf(),
+                op: "open a reader",
+                source,
+            })?;
+        Ok(SparseIndex {
+            dir: dir.to_path_buf(),
+            reader,
+            fields,
+        })
+    }
+
+    /// Number of documents (chunks).
+    pub fn len(&self) -> usize {
+        usize::try_from(self.reader.searcher().num_docs()).unwrap_or(usize::MAX)
+    }
+
+    /// True when no chunk is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The directory the index lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Top `k` chunk ids for a free-text query, best first (BM25 score).
+    /// The query is tokenized with [`code_tokens`]; a query without tokens
+    /// (or `k == 0`) gives no hits.
+    pub fn search(&self, query: &str, k: usize) -> Result<Vec<(String, f32)>, SparseError> {
+        self.search_weighted(&count_terms(code_tokens(query)), k)
+    }
+
+    /// Top `k` chunk ids for a bag of terms (e.g. an expanded query); each
+    /// term goes through [`code_tokens`] first, so raw identifiers work.
+    pub fn search_terms(
+        &self,
+        terms: &[String],
+        k: usize,
+    ) -> Result<Vec<(String, f32)>, SparseError> {
+        self.search_weighted(&count_terms(terms.iter().flat_map(|t| code_tokens(t))), k)
+    }
+
+    /// Top `k` chunk ids for already-tokenized terms with weights (RM3
+    /// expansion weights); terms are used as given (they must be
+    /// [`code_tokens`] output to match), non-positive weights are skipped.
+    pub fn search_weighted(
+        &self,
+        terms: &[(String, f32)],
+        k: usize,
+    ) -> Result<Vec<(String, f32)>, SparseError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, weight) in terms {
+            if term.is_empty() || !(weight.is_finite() && *weight > 0.0) {
+                continue;
+            }
+            for (field, boost) in [
+                (self.fields.symbol, SYMBOL_BOOST),
+                (self.fields.path, PATH_BOOST),
+                (self.fields.text, TEXT_BOOST),
+            ] {
+                let q = TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(q), boost * weight)),
+                ));
+            }
+        }
+        if clauses.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(k).order_by_score())
+            .map_err(|source| self.tantivy_err("search", source))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher
+                .doc(addr)
+                .map_err(|source| self.tantivy_err("read a stored document", source))?;
+            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
+                hits.push((id.to_owned(), score));
+            }
+        }
+        // Deterministic order for equal scores, whatever the segment layout.
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(hits)
+    }
+
+    /// The tokens of each chunk's symbol and text (not its path), in the
+    /// order of `ids`; an unknown id gives an empty list. For RM3 feedback.
+    pub fn doc_tokens(&self, ids: &[String]) -> Result<Vec<Vec<String>>, SparseError> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let query = TermQuery::new(
+                Term::from_field_text(self.fields.id, id),
+                IndexRecordOption::Basic,
+            );
+            let top = searcher
+                .search(&query, &TopDocs::with_limit(1).order_by_score())
+                .map_err(|source| self.tantivy_err("look up a chunk id", source))?;
+            let mut tokens = Vec::new();
+            if let Some((_, addr)) = top.first() {
+                let doc: TantivyDocument = searcher
+                    .doc(*addr)
+                    .map_err(|source| self.tantivy_err("read a stored document", source))?;
+                for field in [self.fields.symbol, self.fields.text] {
+                    if let Some(s) = doc.get_first(field).and_then(|v| v.as_str()) {
+                        tokens.extend(code_tokens(s));
+                    }
+                }
+            }
+            out.push(tokens);
+        }
+        Ok(out)
+    }
+
+    fn tantivy_err(&self, op: &'static str, source: tantivy::TantivyError) -> SparseError {
+        SparseError::Tantivy {
+            dir: self.dir.clone(),
+            op,
+            source,
+        }
+    }
+}
+
+/// Unique terms with their number of occurrences as weight, in first-seen
+/// order.
+fn count_terms(terms: impl IntoIterator<Item = String>) -> Vec<(String, f32)> {
+    let mut out: Vec<(String, f32)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for t in terms {
+        if let Some(&i) = seen.get(&t) {
+            if let Some(entry) = out.get_mut(i) {
+                entry.1 += 1.0;
+            }
+        } else {
+            seen.insert(t.clone(), out.len());
+            out.push((t, 1.0));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SparseIndex>();
+    }
+
+    fn toks(s: &str) -> Vec<String> {
+        code_tokens(s)
+    }
+
+    #[test]
+    fn camel_case_keeps_whole_and_splits_acronyms() {
+        assert_eq!(
+            toks("parseHTTPRequest"),
+            ["parsehttprequest", "parse", "http", "request"]
+        );
+        assert_eq!(toks("HashMap"), ["hashmap", "hash", "map"]);
+        assert_eq!(toks("XMLParser"), ["xmlparser", "xml", "parser"]);
+    }
+
+    #[test]
+    fn snake_and_kebab_case() {
+        assert_eq!(
+            toks("parse_http_request"),
+            ["parse_http_request", "parse", "http", "request"]
+        );
+        assert_eq!(
+            toks("codeintel-server"),
+            ["codeintel-server", "codeintel", "server"]
+        );
+        assert_eq!(
+            toks("MAX_TOKEN_BYTES"),
+            ["max_token_bytes", "max", "token", "bytes"]
+        );
+        // A leading dash is not a joiner.
+        assert_eq!(toks("--repo"), ["repo"]);
+    }
+
+    #[test]
+    fn paths_split_into_components() {
+        assert_eq!(
+            toks("src/store/catalog.rs"),
+            ["src", "store", "catalog", "rs"]
+        );
+        assert_eq!(
+            toks("std::collections::HashMap"),
+            ["std", "collections", "hashmap", "hash", "map"]
+        );
+        assert_eq!(toks("self.metrics"), ["self", "metrics"]);
+    }
+
+    #[test]
+    fn digits_split_from_letters() {
+        assert_eq!(toks("utf8"), ["utf8", "utf", "8"]);
+        assert_eq!(toks("v2Client"), ["v2client", "v", "2", "client"]);
+        assert_eq!(toks("12345"), ["12345"]);
+    }
+
+    #[test]
+    fn single_word_is_one_lowercase_token() {
+        assert_eq!(toks("Catalog"), ["catalog"]);
+        assert_eq!(toks("  the  "), ["the"]);
+        assert!(toks("").is_empty());
+        assert!(toks("+-*/ ()").is_empty());
+        assert!(toks("___").is_empty());
+    }
+
+    #[test]
+    fn offsets_point_into_the_source() {
+        let text = "fn parseHTTP()";
+        let spans = code_token_spans(text);
+        for t in &spans {
+            assert_eq!(text[t.from..t.to].to_lowercase(), t.text);
+        }
+        assert_eq!(spans[1].text, "parsehttp");
+        assert_eq!((spans[1].from, spans[1].to), (3, 12));
+    }
+
+    #[test]
+    fn overlong_tokens_are_dropped_but_parts_kept() {
+        let long = format!("{}_tail", "a".repeat(MAX_TOKEN_BYTES + 1));
+        assert_eq!(toks(&long), ["tail"]);
+    }
+
+    #[test]
+    fn tantivy_stream_matches_the_pure_function() {
+        let mut tokenizer = CodeTokenizer;
+        let mut stream = tokenizer.token_stream("getUser id");
+        let mut seen = Vec::new();
+        while stream.advance() {
+            seen.push((stream.token().text.clone(), stream.token().position));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("getuser".to_owned(), 0),
+                ("get".to_owned(), 1),
+                ("user".to_owned(), 2),
+                ("id".to_owned(), 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn count_terms_weights_repeats() {
+        let t = count_terms(["a", "b", "a"].map(str::to_owned));
+        assert_eq!(t, [("a".to_owned(), 2.0), ("b".to_owned(), 1.0)]);
+    }
+}

@@ -1,0 +1,531 @@
+//! The FAISS dense store on real indexes: exact flat results, ANN recall
+//! against flat, exact refine, save/load round trips through real files,
+//! errors, concurrency, and the telemetry each search produces.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use codeintel_server::observability::metrics::Metrics;
+use codeintel_server::observability::testing;
+use codeintel_server::store::dense::{DenseError, DenseIndex, DenseKind, DenseOptions, normalize};
+
+/// SplitMix64: deterministic test data without a `rand` dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+
+    fn vectors(&mut self, n: usize, dim: usize) -> Vec<f32> {
+        (0..n * dim).map(|_| self.next_f32()).collect()
+    }
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("chunk-{i:05}")).collect()
+}
+
+fn recall(truth: &[(String, f32)], got: &[(String, f32)]) -> f64 {
+    let truth: HashSet<&str> = truth.iter().map(|(id, _)| id.as_str()).collect();
+    let hit = got
+        .iter()
+        .filter(|(id, _)| truth.contains(id.as_str()))
+        .count();
+    hit as f64 / truth.len() as f64
+}
+
+fn mean_recall(exact: &DenseIndex, ann: &DenseIndex, queries: &[f32], dim: usize, k: usize) -> f64 {
+    let n = queries.len() / dim;
+    let total: f64 = queries
+        .chunks_exact(dim)
+        .map(|q| recall(&exact.search(q, k).unwrap(), &ann.search(q, k).unwrap()))
+        .sum();
+    total / n as f64
+}
+
+#[test]
+fn flat_gives_exact_cosine_results_on_a_tiny_set() {
+    let vectors = vec![
+        1.0, 0.0, 0.0, 0.0, // a
+        0.0, 2.0, 0.0, 0.0, // b (not unit length: normalised on build)
+        1.0, 1.0, 0.0, 0.0, // c
+        0.0, 0.0, 0.0, 5.0, // d
+    ];
+    let idx = DenseIndex::build(
+        4,
+        ["a", "b", "c", "d"].map(String::from).to_vec(),
+        vectors,
+        DenseKind::Flat,
+        Metrics::noop(),
+    )
+    .unwrap();
+    assert_eq!(idx.kind(), DenseKind::Flat);
+    assert_eq!(idx.len(), 4);
+    assert_eq!(idx.dim(), 4);
+
+    // Query along x+0.2y (normalised inside search): a, then c, then b.
+    let hits = idx.search(&[1.0, 0.2, 0.0, 0.0], 3).unwrap();
+    let order: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(order, ["a", "c", "b"]);
+    let norm = (1.0f32 + 0.04).sqrt();
+    assert!((hits[0].1 - 1.0 / norm).abs() < 1e-5, "{hits:?}");
+    assert!(
+        (hits[1].1 - 1.2 / norm / 2f32.sqrt()).abs() < 1e-5,
+        "{hits:?}"
+    );
+
+    // k larger than the index: every vector once, no padding.
+    assert_eq!(idx.search(&[0.0, 0.0, 0.0, 1.0], 10).unwrap().len(), 4);
+    assert!(idx.search(&[0.0, 0.0, 0.0, 1.0], 0).unwrap().is_empty());
+
+    // Stored vectors are normalised and reachable by id.
+    let b = idx.vector("b").unwrap();
+    assert!((b[1] - 1.0).abs() < 1e-6);
+    assert!(idx.vector("missing").is_none());
+    assert_eq!(idx.vectors_by_id().len(), 4);
+    assert_eq!(idx.ids(), ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn an_empty_index_returns_no_hits_and_round_trips() {
+    let idx =
+        DenseIndex::build(8, Vec::new(), Vec::new(), DenseKind::Auto, Metrics::noop()).unwrap();
+    assert!(idx.is_empty());
+    assert!(idx.search(&[1.0; 8], 5).unwrap().is_empty());
+    assert!(idx.search_with_refine(&[1.0; 8], 5, 4).unwrap().is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    idx.save(dir.path()).unwrap();
+    let back = DenseIndex::load(dir.path(), Metrics::noop()).unwrap();
+    assert!(back.is_empty());
+    assert_eq!(back.dim(), 8);
+    assert!(back.search(&[1.0; 8], 5).unwrap().is_empty());
+
+    // No vector ever seen (empty repository): dimension 0 is allowed, and
+    // any query answers nothing.
+    let unknown =
+        DenseIndex::build(0, Vec::new(), Vec::new(), DenseKind::Auto, Metrics::noop()).unwrap();
+    assert_eq!(unknown.dim(), 0);
+    assert!(unknown.search(&[1.0; 384], 5).unwrap().is_empty());
+    assert!(unknown.vectors_by_id().is_empty());
+    let dir0 = tempfile::tempdir().unwrap();
+    unknown.save(dir0.path()).unwrap();
+    let back0 = DenseIndex::load(dir0.path(), Metrics::noop()).unwrap();
+    assert!(back0.is_empty() && back0.dim() == 0);
+    assert!(back0.search(&[0.5; 3], 5).unwrap().is_empty());
+    // …but vectors need a dimension.
+    let err =
+        DenseIndex::build(0, ids(1), Vec::new(), DenseKind::Flat, Metrics::noop()).unwrap_err();
+    assert!(
+        matches!(err, DenseError::ZeroDimension { vectors: 1 }),
+        "{err}"
+    );
+}
+
+#[test]
+fn auto_picks_flat_below_the_threshold_and_hnsw_above() {
+    let mut rng = Rng(7);
+    let opts = DenseOptions {
+        auto_hnsw_threshold: 300,
+        ..DenseOptions::default()
+    };
+    let small = DenseIndex::build_with(
+        8,
+        ids(299),
+        rng.vectors(299, 8),
+        DenseKind::Auto,
+        &opts,
+        Metrics::noop(),
+    )
+    .unwrap();
+    assert_eq!(small.kind(), DenseKind::Flat);
+    let large = DenseIndex::build_with(
+        8,
+        ids(300),
+        rng.vectors(300, 8),
+        DenseKind::Auto,
+        &opts,
+        Metrics::noop(),
+    )
+    .unwrap();
+    assert!(
+        matches!(large.kind(), DenseKind::Hnsw { .. }),
+        "{:?}",
+        large.kind()
+    );
+}
+
+#[test]
+fn hnsw_and_ivf_recall_against_flat_is_at_least_0_9() {
+    let (n, dim, k) = (5_000, 32, 10);
+    let mut rng = Rng(42);
+    let data = rng.vectors(n, dim);
+    let queries = rng.vectors(50, dim);
+    let flat =
+        DenseIndex::build(dim, ids(n), data.clone(), DenseKind::Flat, Metrics::noop()).unwrap();
+    let hnsw = DenseIndex::build(
+        dim,
+        ids(n),
+        data.clone(),
+        DenseKind::Hnsw {
+            m: 32,
+            ef_search: 128,
+        },
+        Metrics::noop(),
+    )
+    .unwrap();
+    let ivf = DenseIndex::build(
+        dim,
+        ids(n),
+        data,
+        DenseKind::Ivf {
+            nlist: 64,
+            nprobe: 24,
+        },
+        Metrics::noop(),
+    )
+    .unwrap();
+    assert_eq!(
+        ivf.kind(),
+        DenseKind::Ivf {
+            nlist: 64,
+            nprobe: 24
+        }
+    );
+
+    let r_hnsw = mean_recall(&flat, &hnsw, &queries, dim, k);
+    let r_ivf = mean_recall(&flat, &ivf, &queries, dim, k);
+    eprintln!(
+        "recall@{k} on {n}x{dim} random vectors: hnsw(m=32,ef=128)={r_hnsw:.3} ivf(nlist=64,nprobe=24)={r_ivf:.3}"
+    );
+    assert!(r_hnsw >= 0.9, "HNSW recall {r_hnsw}");
+    assert!(r_ivf >= 0.9, "IVF recall {r_ivf}");
+}
+
+#[test]
+fn refine_rescored_exactly_and_recalls_at_least_as_well_as_ann() {
+    let (n, dim, k) = (5_000, 32, 10);
+    let mut rng = Rng(1234);
+    let data = rng.vectors(n, dim);
+    let queries = rng.vectors(40, dim);
+    let flat =
+        DenseIndex::build(dim, ids(n), data.clone(), DenseKind::Flat, Metrics::noop()).unwrap();
+    // A deliberately weak graph, so that ANN misses neighbours.
+    let hnsw = DenseIndex::build(
+        dim,
+        ids(n),
+        data,
+        DenseKind::Hnsw {
+            m: 4,
+            ef_search: 10,
+        },
+        Metrics::noop(),
+    )
+    .unwrap();
+    let (mut r_ann, mut r_refine) = (0.0, 0.0);
+    for q in queries.chunks_exact(dim) {
+        let truth = flat.search(q, k).unwrap();
+        let ann = hnsw.search(q, k).unwrap();
+        let refined = hnsw.search_with_refine(q, k, 4).unwrap();
+        assert_eq!(refined.len(), k);
+        // Scores are exact inner products with the normalised query, sorted.
+        let mut qn = q.to_vec();
+        normalize(&mut qn);
+        for (id, score) in &refined {
+            let v = hnsw.vector(id).unwrap();
+            let exact: f32 = v.iter().zip(&qn).map(|(a, b)| a * b).sum();
+            assert!((exact - score).abs() < 1e-4, "{id}: {score} vs {exact}");
+        }
+        assert!(refined.windows(2).all(|w| w[0].1 >= w[1].1), "{refined:?}");
+        r_ann += recall(&truth, &ann);
+        r_refine += recall(&truth, &refined);
+    }
+    let m = queries.len() as f64 / dim as f64;
+    eprintln!(
+        "weak HNSW recall@{k}: ann={:.3} ann+refine(x4)={:.3}",
+        r_ann / m,
+        r_refine / m
+    );
+    assert!(r_refine >= r_ann, "refine {r_refine} < ann {r_ann}");
+}
+
+#[test]
+fn save_and_load_give_identical_results_for_every_kind() {
+    let (n, dim) = (600, 16);
+    let mut rng = Rng(99);
+    let data = rng.vectors(n, dim);
+    let queries = rng.vectors(10, dim);
+    for kind in [
+        DenseKind::Flat,
+        DenseKind::Hnsw {
+            m: 16,
+            ef_search: 32,
+        },
+        DenseKind::Ivf {
+            nlist: 16,
+            nprobe: 4,
+        },
+    ] {
+        let built = DenseIndex::build(dim, ids(n), data.clone(), kind, Metrics::noop()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("dense");
+        built.save(&sub).unwrap();
+        for f in ["index.faiss", "vectors.f32", "ids.json", "meta.json"] {
+            assert!(sub.join(f).is_file(), "{f} missing for {kind:?}");
+        }
+        assert_eq!(
+            std::fs::metadata(sub.join("vectors.f32")).unwrap().len(),
+            (n * dim * 4) as u64
+        );
+        let loaded = DenseIndex::load(&sub, Metrics::noop()).unwrap();
+        assert_eq!(loaded.kind(), built.kind());
+        assert_eq!(loaded.ids(), built.ids());
+        assert_eq!(loaded.vector("chunk-00007"), built.vector("chunk-00007"));
+        for q in queries.chunks_exact(dim) {
+            assert_eq!(
+                loaded.search(q, 10).unwrap(),
+                built.search(q, 10).unwrap(),
+                "{kind:?}"
+            );
+            assert_eq!(
+                loaded.search_with_refine(q, 5, 3).unwrap(),
+                built.search_with_refine(q, 5, 3).unwrap(),
+                "{kind:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn load_reports_missing_and_damaged_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = DenseIndex::load(dir.path(), Metrics::noop()).unwrap_err();
+    assert!(matches!(err, DenseError::Missing { .. }), "{err}");
+    assert!(
+        err.to_string().contains("re-run `codeintel-server index`"),
+        "{err}"
+    );
+
+    let idx =
+        DenseIndex::build(4, ids(3), vec![1.0; 12], DenseKind::Flat, Metrics::noop()).unwrap();
+    idx.save(dir.path()).unwrap();
+    std::fs::write(dir.path().join("vectors.f32"), [0u8; 7]).unwrap();
+    let err = DenseIndex::load(dir.path(), Metrics::noop()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("vectors.f32") && text.contains("7 bytes, expected 48"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dimension_and_input_errors_name_what_was_wrong() {
+    let idx =
+        DenseIndex::build(8, ids(2), vec![0.5; 16], DenseKind::Flat, Metrics::noop()).unwrap();
+    let err = idx.search(&[1.0; 5], 3).unwrap_err();
+    assert!(matches!(
+        err,
+        DenseError::DimensionMismatch {
+            expected: 8,
+            got: 5,
+            ..
+        }
+    ));
+    let text = err.to_string();
+    assert!(text.contains("expected 8, got 5"), "{text}");
+    assert!(text.contains("query vector"), "{text}");
+    let err = idx.search_with_refine(&[1.0; 9], 3, 2).unwrap_err();
+    assert!(err.to_string().contains("expected 8, got 9"), "{err}");
+
+    let err =
+        DenseIndex::build(8, ids(3), vec![0.5; 16], DenseKind::Flat, Metrics::noop()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("3 ids but the vector buffer holds 16 floats"),
+        "{err}"
+    );
+
+    let err = DenseIndex::build(
+        2,
+        vec!["x".into(), "x".into()],
+        vec![1.0; 4],
+        DenseKind::Flat,
+        Metrics::noop(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DenseError::DuplicateId { .. }), "{err}");
+
+    let err = DenseIndex::build(
+        2,
+        ids(1),
+        vec![f32::NAN, 1.0],
+        DenseKind::Flat,
+        Metrics::noop(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("chunk-00000"), "{err}");
+
+    assert!(matches!(
+        idx.search(&[f32::INFINITY; 8], 1),
+        Err(DenseError::NonFiniteQuery)
+    ));
+}
+
+#[test]
+fn eight_threads_search_one_hnsw_index_concurrently() {
+    let (n, dim) = (2_000, 16);
+    let mut rng = Rng(5);
+    let data = rng.vectors(n, dim);
+    let queries = rng.vectors(20, dim);
+    // Fewer clones than threads: searchers also wait for returned clones.
+    let opts = DenseOptions {
+        max_searchers: 3,
+        ..DenseOptions::default()
+    };
+    for kind in [
+        DenseKind::Hnsw {
+            m: 16,
+            ef_search: 64,
+        },
+        DenseKind::Flat,
+    ] {
+        let idx = Arc::new(
+            DenseIndex::build_with(dim, ids(n), data.clone(), kind, &opts, Metrics::noop())
+                .unwrap(),
+        );
+        let expected: Vec<_> = queries
+            .chunks_exact(dim)
+            .map(|q| idx.search(q, 10).unwrap())
+            .collect();
+        let expected = Arc::new(expected);
+        let queries = Arc::new(queries.clone());
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (idx, expected, queries) = (idx.clone(), expected.clone(), queries.clone());
+                std::thread::spawn(move || {
+                    for round in 0..25 {
+                        let i = (t + round) % expected.len();
+                        let q = &queries[i * dim..(i + 1) * dim];
+                        assert_eq!(idx.search(q, 10).unwrap(), expected[i]);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+}
+
+/// `impl` label value of each `faiss_search_latency_seconds_count` series
+/// with its count.
+fn faiss_counts(scrape: &str) -> Vec<(String, f64)> {
+    scrape
+        .lines()
+        .filter(|l| l.starts_with("codeintel_faiss_search_latency_seconds_count{"))
+        .map(|l| {
+            let imp = l
+                .split("impl=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_owned();
+            let count = l.rsplit(' ').next().unwrap().parse().unwrap();
+            (imp, count)
+        })
+        .collect()
+}
+
+#[test]
+fn searches_record_both_impl_labels_and_a_span_each() {
+    let t = testing::in_memory("dense-test");
+    let mut rng = Rng(11);
+    let idx = DenseIndex::build(
+        8,
+        ids(50),
+        rng.vectors(50, 8),
+        DenseKind::Flat,
+        t.metrics.clone(),
+    )
+    .unwrap();
+    let q = rng.vectors(1, 8);
+    tracing::subscriber::with_default(t.subscriber(), || {
+        idx.search(&q, 5).unwrap();
+        idx.search(&q, 5).unwrap();
+        idx.search_with_refine(&q, 5, 3).unwrap();
+    });
+
+    let counts = faiss_counts(&t.registry.render());
+    assert!(counts.contains(&("ann".to_owned(), 2.0)), "{counts:?}");
+    assert!(
+        counts.contains(&("ann+refine".to_owned(), 1.0)),
+        "{counts:?}"
+    );
+
+    let spans: Vec<_> = testing::finished_spans(&t)
+        .into_iter()
+        .filter(|s| s.name == "faiss.search")
+        .collect();
+    assert_eq!(spans.len(), 3);
+    let attr = |s: &opentelemetry_sdk::trace::SpanData, key: &str| {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    let impls: Vec<_> = spans.iter().map(|s| attr(s, "impl").unwrap()).collect();
+    assert_eq!(impls, ["ann", "ann", "ann+refine"]);
+    for s in &spans {
+        assert_eq!(attr(s, "faiss.index_type").as_deref(), Some("flat"));
+        assert_eq!(attr(s, "k").as_deref(), Some("5"));
+        assert_eq!(attr(s, "hits").as_deref(), Some("5"));
+    }
+}
+
+/// Figures for the report (dev profile; FAISS itself is built with -O3):
+/// `cargo test -p codeintel-server --test store_dense -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing figures, run explicitly"]
+fn figures_flat_and_hnsw_on_10k_by_384() {
+    let (n, dim, k) = (10_000, 384, 10);
+    let mut rng = Rng(2024);
+    let data = rng.vectors(n, dim);
+    let queries = rng.vectors(200, dim);
+    for kind in [
+        DenseKind::Flat,
+        DenseKind::Hnsw {
+            m: 32,
+            ef_search: 64,
+        },
+    ] {
+        let start = Instant::now();
+        let idx = DenseIndex::build(dim, ids(n), data.clone(), kind, Metrics::noop()).unwrap();
+        let build = start.elapsed();
+        let start = Instant::now();
+        for q in queries.chunks_exact(dim) {
+            idx.search(q, k).unwrap();
+        }
+        let per_query = start.elapsed() / 200;
+        let start = Instant::now();
+        for q in queries.chunks_exact(dim) {
+            idx.search_with_refine(q, k, 4).unwrap();
+        }
+        let per_refined = start.elapsed() / 200;
+        eprintln!(
+            "{:?} {n}x{dim}: build {build:?}, search k={k} {per_query:?}/query, refine x4 {per_refined:?}/query",
+            idx.kind()
+        );
+    }
+}
