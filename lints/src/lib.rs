@@ -7,9 +7,17 @@
 //! * A file that does not parse, or is not UTF-8, gets an `LNT-000`
 //!   diagnostic and the run goes on; the rules still run on what parsed.
 //! * The walk honours `.gitignore`/`.ignore`; files are linted in parallel.
+//! * A file that mentions none of the strings a rule looks for (`prom`,
+//!   `prometheus`, `telemetry`, `/metrics`, `make_asgi_app`, …) cannot hold a
+//!   finding and is not parsed, so its syntax errors are not reported;
+//!   [`Config::parse_all`] (`--parse-all`) parses every file.
+//! * Allowed modules ([`Config::allow`], default `**/observability/metrics.rs`
+//!   and `**/observability/metrics.py`) may use `prometheus` /
+//!   `prometheus_client` and serve `/metrics`; `telemetry.prom` imports and
+//!   the legacy module files (`LNT-002`) are banned everywhere.
 //!
 //! ```no_run
-//! use std::path::{Path, PathBuf};
+//! use std::path::Path;
 //! let root = Path::new("some/checkout");
 //! let config = codeintel_lint::Config::for_root(root)?; // reads Cargo.toml / pyproject.toml
 //! let report = codeintel_lint::lint_paths(&[root.to_path_buf()], &config)?;

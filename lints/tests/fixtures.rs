@@ -70,7 +70,7 @@ fn findings_are_the_same_when_every_file_is_parsed() {
         parse_all: true,
         ..Config::default()
     };
-    let report = lint_paths(&[root.clone()], &config)
+    let report = lint_paths(std::slice::from_ref(&root), &config)
         .unwrap()
         .relative_to(&root);
     assert_eq!(report.files_parsed, report.files_checked);
@@ -96,7 +96,7 @@ fn assert_findings_are_the_markers(report: &Report) {
     assert!(
         missing.is_empty() && unexpected.is_empty(),
         "missing (marked, not found): {missing:#?}\nunexpected (found, not marked): {unexpected:#?}\n{}",
-        output::text::render(&report)
+        output::text::render(report)
     );
     assert!(
         expected.len() > 80,

@@ -135,7 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("cannot listen for Ctrl-C")?;
             tracing::info!("shutting down");
-            server.shutdown().await;
+            server.shutdown().await.context("shutting down")?;
         }
         Command::Mcp { stdio } => {
             if !stdio {

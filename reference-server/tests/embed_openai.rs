@@ -50,9 +50,9 @@ async fn batches_by_count_and_keeps_input_order() {
     assert_eq!(body["encoding_format"], "float");
 
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "ok"), 3.0, "{scrape}");
-    assert_eq!(attempts(&scrape, "error"), 0.0, "{scrape}");
-    assert_eq!(batch_sum(&scrape), 10.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "ok"), 3, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 0, "{scrape}");
+    assert_eq!(batch_sum(&scrape), 10, "{scrape}");
 }
 
 #[tokio::test]
@@ -128,11 +128,11 @@ async fn retries_a_500_and_counts_both_attempts() {
         "the same batch twice"
     );
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 1.0, "{scrape}");
-    assert_eq!(attempts(&scrape, "ok"), 1.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 1, "{scrape}");
+    assert_eq!(attempts(&scrape, "ok"), 1, "{scrape}");
     // MET-007: the sum of batch sizes equals the texts the server received.
     let received: usize = seen.iter().map(Vec::len).sum();
-    assert_eq!(batch_sum(&scrape), received as f64, "{scrape}");
+    assert_eq!(batch_sum(&scrape), received as u64, "{scrape}");
 }
 
 #[tokio::test]
@@ -152,9 +152,9 @@ async fn retries_a_429_honouring_retry_after() {
 
     assert_eq!(received_inputs(&server).await.len(), 3);
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 2.0, "{scrape}");
-    assert_eq!(attempts(&scrape, "ok"), 1.0, "{scrape}");
-    assert_eq!(batch_sum(&scrape), 6.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 2, "{scrape}");
+    assert_eq!(attempts(&scrape, "ok"), 1, "{scrape}");
+    assert_eq!(batch_sum(&scrape), 6, "{scrape}");
 }
 
 #[tokio::test]
@@ -177,7 +177,7 @@ async fn gives_up_after_max_retries_on_persistent_5xx() {
         "{err:?}"
     );
     assert!(err.is_unavailable());
-    assert_eq!(attempts(&registry.render(), "error"), 3.0);
+    assert_eq!(attempts(&registry.render(), "error"), 3);
 }
 
 #[tokio::test]
@@ -208,8 +208,8 @@ async fn does_not_retry_a_400_and_says_what_to_check() {
     assert!(msg.contains("does not exist"), "{msg}");
     assert!(msg.contains("CODEINTEL_EMBED_MODEL"), "{msg}");
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 1.0, "{scrape}");
-    assert_eq!(batch_sum(&scrape), 2.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 1, "{scrape}");
+    assert_eq!(batch_sum(&scrape), 2, "{scrape}");
 }
 
 #[tokio::test]
@@ -261,8 +261,8 @@ async fn a_timeout_names_the_url_and_is_counted() {
     assert!(err.to_string().contains(&url));
     // MET-008: the timed-out attempts (first try and one retry) are counted.
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 2.0, "{scrape}");
-    assert_eq!(batch_sum(&scrape), 4.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 2, "{scrape}");
+    assert_eq!(batch_sum(&scrape), 4, "{scrape}");
 }
 
 #[tokio::test]
@@ -300,8 +300,8 @@ async fn a_wrong_dimension_on_the_second_call_is_an_error() {
     );
     assert_eq!(received_inputs(&server).await.len(), 2, "not retried");
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "ok"), 1.0, "{scrape}");
-    assert_eq!(attempts(&scrape, "error"), 1.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "ok"), 1, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 1, "{scrape}");
 }
 
 #[tokio::test]
@@ -369,7 +369,7 @@ async fn malformed_answers_name_the_url_and_the_problem() {
         "malformed answers are not retried"
     );
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 2.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 2, "{scrape}");
     assert_eq!(
         e.dimension(),
         None,
@@ -481,7 +481,7 @@ async fn connection_refused_is_retried_then_reported_and_counted() {
         "{msg}"
     );
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 3.0, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 3, "{scrape}");
 }
 
 #[tokio::test]
@@ -503,8 +503,8 @@ async fn an_attempt_abandoned_in_flight_is_still_counted() {
     let received: usize = received_inputs(&server).await.iter().map(Vec::len).sum();
     assert_eq!(received, 2);
     let scrape = registry.render();
-    assert_eq!(attempts(&scrape, "error"), 1.0, "{scrape}");
-    assert_eq!(batch_sum(&scrape), received as f64, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 1, "{scrape}");
+    assert_eq!(batch_sum(&scrape), received as u64, "{scrape}");
 }
 
 #[tokio::test]

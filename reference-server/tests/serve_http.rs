@@ -4,6 +4,9 @@
 //! search with the embeddings server down, searches during a publish, and
 //! the golden queries (hybrid vs dense-only vs sparse-only).
 
+// Test helpers outside `#[test]` functions unwrap too (a failure is the test failing).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod serve_support;
 
 use std::collections::BTreeSet;
@@ -625,6 +628,107 @@ async fn golden_queries_find_their_file_in_the_top_5() {
         misses.is_empty(),
         "golden queries missing their file in the top 5:\n{}",
         misses.join("\n")
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_timeout_is_a_504_with_a_message_and_a_kept_run() {
+    spans();
+    let ws = Workspace::new();
+    let mut config = ws.config(None);
+    config.request_timeout = Duration::from_millis(300);
+    let (embedder, gate) = gated();
+    gate.open();
+    let server = start_ready(
+        config,
+        own_metrics("http-timeout").metrics.clone(),
+        Some(embedder),
+    )
+    .await;
+    // The embedder now hangs: the search cannot finish in time.
+    gate.close();
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let trace_id = "5ce0e9a56015fec5aadfa328ae398115";
+    let r = http
+        .post(format!("{}/v1/search", server.url()))
+        .header("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01"))
+        .json(&serde_json::json!({"query": "reserve stock"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"], "timeout");
+    assert!(
+        body["message"].as_str().unwrap().contains("300 ms"),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Other endpoints still answer.
+    assert_eq!(
+        http.get(format!("{}/healthz", server.url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The cancelled run is kept: its report says where it was.
+    let pack = http
+        .get(format!("{}/v1/runpack/{trace_id}", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pack.status(), 200);
+    let entries = runpack::unpack(&pack.bytes().await.unwrap()).unwrap();
+    let report = entries
+        .iter()
+        .find(|(k, _)| k.ends_with("/report.md"))
+        .unwrap()
+        .1;
+    let report = String::from_utf8_lossy(report);
+    assert!(report.contains("The run stopped at stage `request`: cancelled before it finished (inside gather_channels > dense): the request timeout of 300 ms elapsed"), "{report}");
+    gate.open();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_failure_keeps_serving_health_and_readyz_says_why() {
+    spans();
+    let ws = Workspace::new();
+    let mut config = ws.config(None);
+    // A file where the data folder should be: nothing can be loaded or built.
+    let blocker = ws.dir.path().join("not-a-folder");
+    std::fs::write(&blocker, "x").unwrap();
+    config.data = blocker.clone();
+    let server = serve::start(config, own_metrics("http-failed").metrics.clone(), None)
+        .await
+        .unwrap();
+    let err = server.wait_ready(READY).await.unwrap_err();
+    assert!(matches!(err, ServeError::LoadFailed(_)), "{err}");
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{}/healthz", server.url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = http
+        .get(format!("{}/readyz", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "failed");
+    assert!(
+        body["error"].as_str().unwrap().contains("not-a-folder"),
+        "{body}"
     );
     server.shutdown().await.unwrap();
 }

@@ -4,6 +4,9 @@
 //! under the tool span, the contract metrics, `traceparent` continuation,
 //! the Deep-Research `search`/`fetch` shape, and path confinement.
 
+// Test helpers outside `#[test]` functions unwrap too (a failure is the test failing).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod serve_support;
 
 use std::time::Duration;
@@ -45,7 +48,10 @@ async fn connect(base: &str, token: Option<&str>) -> Client {
 }
 
 fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    v.as_object().unwrap().clone()
+    match v {
+        serde_json::Value::Object(map) => map,
+        other => panic!("tool arguments must be an object, got {other}"),
+    }
 }
 
 async fn call(client: &Client, tool: &str, arguments: serde_json::Value) -> CallToolResult {
@@ -96,7 +102,10 @@ async fn semantic_search_is_one_trace_under_the_tool_span_and_metrics_count_exac
         "list_paths",
         "symbol_search",
     ] {
-        assert!(tool_names.contains(&want), "{want} missing from {tool_names:?}");
+        assert!(
+            tool_names.contains(&want),
+            "{want} missing from {tool_names:?}"
+        );
     }
     for t in &tools {
         assert_eq!(
@@ -201,18 +210,17 @@ async fn semantic_search_is_one_trace_under_the_tool_span_and_metrics_count_exac
     .await;
     json(&refined);
     let after = telemetry.registry.render();
+    let delta =
+        |metric: &str, before: f64| (sample_sum(&after, metric, &[]) - before).round() as i64;
     assert_eq!(
-        sample_sum(&after, "codeintel_gating_decisions_total", &[]) - gating_before,
-        2.0,
+        delta("codeintel_gating_decisions_total", gating_before),
+        2,
         "one gating decision per search"
     );
+    assert_eq!(delta("codeintel_gating_rrf_k_count", rrf_before), 2);
     assert_eq!(
-        sample_sum(&after, "codeintel_gating_rrf_k_count", &[]) - rrf_before,
-        2.0
-    );
-    assert_eq!(
-        sample_sum(&after, "codeintel_query_ambiguity_count", &[]) - ambiguity_before,
-        2.0
+        delta("codeintel_query_ambiguity_count", ambiguity_before),
+        2
     );
     assert!(
         sample_sum(
@@ -318,11 +326,11 @@ async fn traceparent_in_meta_is_continued_and_deep_research_shape_round_trips() 
             .as_array()
             .unwrap()
             .iter()
-            .all(|p| p.as_str().unwrap().ends_with(".py"))
+            .all(|p| has_extension(p.as_str().unwrap(), "py"))
     );
     let first_symbol_file = paths
         .iter()
-        .find(|p| p.ends_with(".py") || p.ends_with(".rs"))
+        .find(|p| has_extension(p, "py") || has_extension(p, "rs"))
         .unwrap();
     let grep = json(
         &call(
@@ -382,6 +390,12 @@ async fn traceparent_in_meta_is_continued_and_deep_research_shape_round_trips() 
 
     client.cancel().await.unwrap();
     server.shutdown().await.unwrap();
+}
+
+fn has_extension(path: &str, ext: &str) -> bool {
+    std::path::Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 /// A function name from a `(def|fn) name` match line.
@@ -539,6 +553,79 @@ async fn mcp_keeps_dns_rebinding_protection_and_requires_the_token() {
     client.cancel().await.unwrap();
     tokio::time::timeout(Duration::from_secs(15), server.shutdown())
         .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdio_server_answers_the_same_tools_with_root_tool_spans() {
+    use codeintel_server::serve::AppState;
+    use codeintel_server::serve::mcp::{McpServer, Transport};
+    spans();
+    let ws = Workspace::new();
+    let metrics = own_metrics("serve-mcp-stdio").metrics.clone();
+    let state = AppState::new(ws.config(None), metrics.clone(), Some(hash(metrics))).unwrap();
+    state.load_or_build().await.unwrap();
+    // stdio is a byte stream: a duplex pipe stands in for stdin/stdout.
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move {
+        let running = McpServer::new(state, Transport::Stdio)
+            .serve(server_io)
+            .await
+            .unwrap();
+        running.waiting().await
+    });
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("stdio-test", "0.0.1"),
+    )
+    .with_protocol_version(ProtocolVersion::V_2025_11_25)
+    .serve(client_io)
+    .await
+    .unwrap();
+    assert_eq!(
+        client
+            .peer_info()
+            .unwrap()
+            .server_info
+            .as_ref()
+            .unwrap()
+            .name,
+        "codeintel"
+    );
+    let body = json(
+        &call(
+            &client,
+            "semantic_search",
+            serde_json::json!({"query": "hash a password with a random salt"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        body["findings"][0]["path"], "auth/password/password.go",
+        "{body}"
+    );
+    let trace_id = body["trace_id"].as_str().unwrap().to_owned();
+    let trace = trace_with(&trace_id, "tools/call semantic_search").await;
+    let tool = trace
+        .iter()
+        .find(|s| s.name == "tools/call semantic_search")
+        .expect("tool span");
+    assert_eq!(
+        tool.parent_span_id,
+        opentelemetry::trace::SpanId::INVALID,
+        "no incoming context: a root span"
+    );
+    assert_eq!(attr_str(tool, "network.transport").as_deref(), Some("pipe"));
+    let hydrate = trace
+        .iter()
+        .find(|s| s.name == "hydrate")
+        .expect("hydrate span");
+    assert!(descends_from(&trace, hydrate, tool));
+    client.cancel().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
         .unwrap()
         .unwrap();
 }

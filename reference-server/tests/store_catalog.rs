@@ -436,7 +436,12 @@ fn bulk_rows(
     (fs, cs, ss)
 }
 
-fn bulk_insert(cat: &Catalog, files: usize, chunks_per_file: usize, batch: usize) -> f64 {
+fn bulk_insert(
+    cat: &Catalog,
+    files: usize,
+    chunks_per_file: usize,
+    batch: usize,
+) -> Result<f64, CatalogError> {
     let (fs, cs, ss) = bulk_rows(files, chunks_per_file);
     let start = Instant::now();
     for range in (0..files).collect::<Vec<_>>().chunks(batch) {
@@ -448,16 +453,16 @@ fn bulk_insert(cat: &Catalog, files: usize, chunks_per_file: usize, batch: usize
                 symbols: &ss[i],
             })
             .collect();
-        cat.replace_files(&rows).unwrap();
+        cat.replace_files(&rows)?;
     }
-    start.elapsed().as_secs_f64()
+    Ok(start.elapsed().as_secs_f64())
 }
 
 #[test]
 fn bulk_replace_files_inserts_everything() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Catalog::create(&dir.path().join("catalog.duckdb"), Metrics::noop()).unwrap();
-    let secs = bulk_insert(&cat, 1_000, 10, 250);
+    let secs = bulk_insert(&cat, 1_000, 10, 250).unwrap();
     eprintln!(
         "bulk: 1000 files / 10000 chunks in {secs:.2}s ({:.0} chunks/s)",
         10_000.0 / secs
@@ -471,7 +476,7 @@ fn bulk_replace_files_inserts_everything() {
         }
     );
     // Re-replacing the same files (the incremental path) leaves the counts.
-    bulk_insert(&cat, 1_000, 10, 500);
+    bulk_insert(&cat, 1_000, 10, 500).unwrap();
     assert_eq!(cat.stats().unwrap().chunks, 10_000);
 }
 
@@ -482,7 +487,7 @@ fn bulk_replace_files_inserts_everything() {
 fn figures_bulk_insert_10k_files_100k_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Catalog::create(&dir.path().join("catalog.duckdb"), Metrics::noop()).unwrap();
-    let secs = bulk_insert(&cat, 10_000, 10, 1_000);
+    let secs = bulk_insert(&cat, 10_000, 10, 1_000).unwrap();
     eprintln!(
         "replace_files, batches of 1000 files: 10000 files / 100000 chunks / 100000 symbols in {secs:.2}s ({:.0} chunks/s)",
         100_000.0 / secs
@@ -491,7 +496,7 @@ fn figures_bulk_insert_10k_files_100k_chunks() {
 
     let dir2 = tempfile::tempdir().unwrap();
     let cat2 = Catalog::create(&dir2.path().join("catalog.duckdb"), Metrics::noop()).unwrap();
-    let secs = bulk_insert(&cat2, 1_000, 10, 1);
+    let secs = bulk_insert(&cat2, 1_000, 10, 1).unwrap();
     eprintln!(
         "replace_file one file at a time: 1000 files / 10000 chunks in {secs:.2}s ({:.0} chunks/s)",
         10_000.0 / secs

@@ -225,3 +225,55 @@ fn build_and_open_errors_name_the_directory() {
     assert!(empty.is_empty());
     assert!(empty.search("anything", 5).unwrap().is_empty());
 }
+
+/// Figures for the report (dev profile):
+/// `cargo test -p codeintel-server --test store_sparse -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing figures, run explicitly"]
+fn figures_build_and_search_100k_chunks() {
+    let words = [
+        "parse", "request", "catalog", "index", "vector", "search", "token", "stream", "buffer",
+        "config", "handler", "server", "client", "query", "result", "error", "cache", "store",
+        "batch", "embed",
+    ];
+    let docs = (0..100_000usize).map(|i| {
+        let w = |j: usize| words[(i * 31 + j * 17) % words.len()];
+        let symbol = format!("{}_{}{}", w(0), w(1), i);
+        let text = (0..40)
+            .map(|j| format!("let {}{} = {}.{}();", w(j), j, w(j + 3), w(j + 5)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        doc(
+            &format!("c{i:06}"),
+            &format!("src/{}/{}.rs", w(2), w(4)),
+            Some(&symbol),
+            &text,
+        )
+    });
+    let docs: Vec<SparseDoc> = docs.collect();
+    let start = std::time::Instant::now();
+    let tokens: usize = docs.iter().map(|d| code_tokens(&d.text).len()).sum();
+    eprintln!(
+        "code_tokens over 100k chunk texts: {:?} ({tokens} tokens)",
+        start.elapsed()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let index = SparseIndex::build(dir.path(), docs).unwrap();
+    let build = start.elapsed();
+    assert_eq!(index.len(), 100_000);
+    let queries = [
+        "parseRequest",
+        "catalog index vector",
+        "store_batch42",
+        "how does the server handle errors",
+    ];
+    let start = std::time::Instant::now();
+    for _ in 0..25 {
+        for q in queries {
+            assert!(!index.search(q, 50).unwrap().is_empty());
+        }
+    }
+    let per_query = start.elapsed() / 100;
+    eprintln!("sparse 100k chunks: build {build:?}, search k=50 {per_query:?}/query");
+}

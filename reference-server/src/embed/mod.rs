@@ -183,8 +183,22 @@ impl EmbedError {
         }
     }
 
-    /// A short, bounded name of the failure kind, used as the span's
-    /// `error.type` and the exception event's `exception.type`.
+    /// The variant's type name (`EmbedError::Timeout`, ...), used as the
+    /// exception event's `exception.type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "EmbedError::Connect",
+            Self::Timeout { .. } => "EmbedError::Timeout",
+            Self::Status { .. } => "EmbedError::Status",
+            Self::Malformed { .. } => "EmbedError::Malformed",
+            Self::Dimension { .. } => "EmbedError::Dimension",
+            Self::CountMismatch { .. } => "EmbedError::CountMismatch",
+            Self::Config(_) => "EmbedError::Config",
+        }
+    }
+
+    /// A short, bounded name of the failure kind (`timeout`, `http_500`,
+    /// ...), used as the span's `error.type`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Connect { .. } => "connect",
@@ -287,7 +301,8 @@ mod tests {
             .iter()
             .map(|e| {
                 format!(
-                    "[{}] unavailable={} retry={}\n{e}",
+                    "[{} {}] unavailable={} retry={}\n{e}",
+                    e.type_name(),
                     e.kind(),
                     e.is_unavailable(),
                     e.is_retryable()

@@ -33,8 +33,8 @@
 //!   event `embeddings request failed, retrying`. A final failure sets
 //!   `error.type`, the status ERROR with the error message as description
 //!   (`otel.status_code` / `otel.status_description`), and adds an ERROR
-//!   event named `exception` carrying `exception.type` and
-//!   `exception.message` (explicit fields, so it does not depend on the
+//!   event named `exception` carrying `exception.type` (e.g.
+//!   `EmbedError::Status`) and `exception.message` (explicit fields, so it does not depend on the
 //!   layer's `error_events_to_exceptions` option).
 //! - The W3C trace context of the batch span is injected into each request
 //!   through the global text-map propagator.
@@ -429,7 +429,7 @@ impl OpenAiEmbedder {
                         tracing::error!(
                             parent: &span,
                             exception.message = %e,
-                            "exception.type" = e.kind(),
+                            "exception.type" = e.type_name(),
                             attempts,
                             "exception"
                         );

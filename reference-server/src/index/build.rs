@@ -191,7 +191,8 @@ pub async fn build(
     let walked = timer.time("walk", || walk::walk(repo, &opts.walk))?;
     stats.files_seen = walked.files.len();
     for s in &walked.skipped {
-        *stats.skipped_by_reason.entry(s.reason.to_string()).or_default() += 1;
+        tracing::debug!(path = %s.rel_path, "skipped: {}", s.reason);
+        *stats.skipped_by_reason.entry(s.reason.as_str().to_owned()).or_default() += 1;
     }
 
     // previous version
@@ -225,8 +226,8 @@ pub async fn build(
 
     // chunk (pure, parallel) the files that changed
     let seen: HashSet<&str> = walked.files.iter().map(|f| f.rel_path.as_str()).collect();
-    let mut unreadable: Vec<(String, String)> = Vec::new();
-    let work: Vec<Result<Option<FileWork>, (String, String)>> = timer.time("chunk", || {
+    let mut unreadable: Vec<(String, walk::SkipReason)> = Vec::new();
+    let work: Vec<Result<Option<FileWork>, (String, walk::SkipReason)>> = timer.time("chunk", || {
         walked
             .files
             .par_iter()
@@ -237,7 +238,7 @@ pub async fn build(
                         return Ok(None);
                     }
                 }
-                let text = walk::read_text(f).map_err(|r| (f.rel_path.clone(), r.to_string()))?;
+                let text = walk::read_text(f).map_err(|r| (f.rel_path.clone(), r))?;
                 let hash = file_hash(&text);
                 if prev_files.get(&f.rel_path).is_some_and(|old| old.hash == hash) {
                     return Ok(None);
@@ -311,8 +312,9 @@ pub async fn build(
         progress.finish();
         Ok(())
     })?;
-    for (_, why) in &unreadable {
-        *stats.skipped_by_reason.entry(why.clone()).or_default() += 1;
+    for (path, why) in &unreadable {
+        tracing::debug!(path = %path, "skipped: {why}");
+        *stats.skipped_by_reason.entry(why.as_str().to_owned()).or_default() += 1;
     }
     stats.files_skipped = walked.skipped.len() + unreadable.len();
 

@@ -226,9 +226,9 @@ impl Engine {
         let span = tracing::info_span!(
             "search",
             query.hash = %query_fingerprint(query),
-            query.length = query.chars().count(),
+            query.length = query.chars().count() as i64,
             query.text = tracing::field::Empty,
-            search.k = k,
+            search.k = k as i64,
             search.refine = refine,
         );
         if self.cfg.record_query_text {
@@ -316,7 +316,7 @@ impl Engine {
         // fuse
         let fused = {
             let mut stage = timeline.stage("fuse");
-            let _span = tracing::info_span!("fuse", rrf.k = decision.rrf_k).entered();
+            let _span = tracing::info_span!("fuse", rrf.k = i64::from(decision.rrf_k)).entered();
             let inputs = [
                 ChannelHits {
                     channel: Channel::Dense,
@@ -337,7 +337,7 @@ impl Engine {
         // hydrate
         let findings = {
             let mut stage = timeline.stage("hydrate");
-            let span = tracing::info_span!("hydrate", chunks = fused.len());
+            let span = tracing::info_span!("hydrate", chunks = fused.len() as i64);
             let ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
             let idx = Arc::clone(&index);
             let rows = tokio::task::spawn_blocking({

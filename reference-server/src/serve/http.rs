@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::{AppState, Readiness, Run, mcp};
+use super::{AppState, Readiness, Run, RunSlot, mcp};
 use crate::diagnostics::runpack;
 use crate::search::engine::{GatingSummary, SearchError, query_fingerprint};
 
@@ -66,7 +66,15 @@ impl IntoResponse for ApiError {
         if let Some(f) = self.field {
             body["field"] = serde_json::Value::String(f);
         }
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is not read: the connection cannot be
+            // reused, say so rather than let a client pool it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
@@ -361,6 +369,9 @@ async fn auth(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
 /// per-request timeout (504 with a message).
 async fn limits(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
     let timeout = ctx.state.config.request_timeout;
+    let slot = RunSlot::default();
+    let mut req = req;
+    req.extensions_mut().insert(slot.clone());
     let work = async {
         let Ok(_permit) = ctx.permits.clone().acquire_owned().await else {
             return ApiError::new(
@@ -372,19 +383,29 @@ async fn limits(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
         };
         next.run(req).await
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!(
-                "the request did not finish within {} ms and was cancelled \
-                 (CODEINTEL_REQUEST_TIMEOUT_MS sets the limit)",
-                timeout.as_millis()
-            ),
-        )
-        .into_response(),
+    let mut work = std::pin::pin!(work);
+    if let Ok(response) = tokio::time::timeout(timeout, work.as_mut()).await {
+        return response;
     }
+    // The request is still alive here (it is dropped on return): note where
+    // its run was.
+    if let Some(timeline) = slot.timeline() {
+        super::note_cancelled(&timeline, timeout);
+    }
+    timeout_response(timeout)
+}
+
+fn timeout_response(timeout: std::time::Duration) -> Response {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "timeout",
+        format!(
+            "the request did not finish within {} ms and was cancelled \
+             (CODEINTEL_REQUEST_TIMEOUT_MS sets the limit)",
+            timeout.as_millis()
+        ),
+    )
+    .into_response()
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -467,8 +488,15 @@ struct SearchResponse<'a> {
     index_version: &'a str,
 }
 
-async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<SearchRequest>) -> Response {
-    let run = Run::begin("POST /v1/search");
+async fn search(
+    State(state): State<AppState>,
+    slot: Option<axum::Extension<RunSlot>>,
+    JsonBody(req): JsonBody<SearchRequest>,
+) -> Response {
+    let run = Run::begin(&state, "POST /v1/search");
+    if let Some(axum::Extension(slot)) = slot {
+        slot.register(&run.timeline);
+    }
     run.timeline.note(
         "request",
         "received",
@@ -491,7 +519,7 @@ async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<SearchReq
                 .iter()
                 .map(|l| format!("{}: {}", l.code, l.message))
                 .collect();
-            run.finish(&state.runs, None, limits);
+            run.finish(None, limits);
             axum::Json(SearchResponse {
                 findings: &outcome.findings,
                 limits: &outcome.limits,
@@ -502,7 +530,7 @@ async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<SearchReq
             .into_response()
         }
         Err(e) => {
-            run.finish(&state.runs, Some((e.stage(), e.to_string())), Vec::new());
+            run.finish(Some((e.stage(), e.to_string())), Vec::new());
             let mut err = ApiError::from(&e);
             err.message = format!("{} (trace id {trace_id})", err.message);
             err.into_response()

@@ -699,31 +699,29 @@ impl McpServer {
         if let Some(v) = ctx.protocol_version() {
             span.record("mcp.protocol.version", v.as_str());
         }
-        let run = span.in_scope(|| Run::begin(span_name.clone()));
+        let run = span.in_scope(|| Run::begin(&self.state, span_name.clone()));
         let args = params.arguments.unwrap_or_default();
         let timeout = self.state.config.request_timeout;
         let result = async {
-            match tokio::time::timeout(
-                timeout,
-                self.dispatch(&tool, args, &run.timeline, &run.trace_id),
-            )
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(ToolError::new(
-                    "timeout",
-                    format!(
-                        "the tool call did not finish within {} ms (CODEINTEL_REQUEST_TIMEOUT_MS)",
-                        timeout.as_millis()
-                    ),
-                )),
+            let mut work = std::pin::pin!(self.dispatch(&tool, args, &run.timeline, &run.trace_id));
+            if let Ok(r) = tokio::time::timeout(timeout, work.as_mut()).await {
+                return r;
             }
+            // Still alive: note where the run was before it is dropped.
+            super::note_cancelled(&run.timeline, timeout);
+            Err(ToolError::new(
+                "timeout",
+                format!(
+                    "the tool call did not finish within {} ms (CODEINTEL_REQUEST_TIMEOUT_MS)",
+                    timeout.as_millis()
+                ),
+            ))
         }
         .instrument(span.clone())
         .await;
         match result {
             Ok(ok) => {
-                run.finish(&self.state.runs, None, ok.limits);
+                run.finish(None, ok.limits);
                 Ok(CallToolResult::structured(ok.value).into())
             }
             Err(e) => {
@@ -739,11 +737,7 @@ impl McpServer {
                     _ if known => tool.as_str(),
                     _ => "tool",
                 };
-                run.finish(
-                    &self.state.runs,
-                    Some((stage, e.message.clone())),
-                    Vec::new(),
-                );
+                run.finish(Some((stage, e.message.clone())), Vec::new());
                 if e.kind == "unknown_tool" {
                     return Err(McpError::invalid_params(
                         format!("{}; available tools: {}", e.message, TOOL_NAMES.join(", ")),
@@ -1046,7 +1040,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::create_dir(root.join("src")).unwrap();
-        let body: String = (1..=10).map(|i| format!("line {i}\n")).collect();
+        let body = (1..=10).fold(String::new(), |mut acc, i| {
+            acc.push_str(&format!("line {i}\n"));
+            acc
+        });
         std::fs::write(root.join("src/a.txt"), body).unwrap();
         let args = |path: &str, s: Option<usize>, e: Option<usize>| OpenFileArgs {
             path: path.into(),

@@ -279,10 +279,11 @@ impl AppState {
         let metrics = self.metrics.clone();
         let span = tracing::Span::current();
         let index = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| loaded::load_version(&dir, &metrics))
+            span.in_scope(|| loaded::load_version(&dir, &metrics).map_err(Box::new))
         })
         .await
-        .map_err(|e| ServeError::Task(e.to_string()))??;
+        .map_err(|e| ServeError::Task(e.to_string()))?
+        .map_err(ServeError::Load)?;
         let version = index.version.clone();
         self.engine.publish(index);
         Ok(version)
@@ -522,45 +523,153 @@ pub fn current_trace_id() -> String {
     }
 }
 
-/// One search or tool call being recorded for diagnostics.
+/// One search or tool call being recorded for diagnostics. Stored in the
+/// run store by [`Run::finish`] — or, when the request is dropped before
+/// that (its timeout elapsed, the client went away), on drop, as a failed
+/// run that stopped at stage `request`.
 pub(crate) struct Run {
     pub trace_id: String,
-    pub operation: String,
-    pub started_unix_ms: u128,
     pub timeline: Timeline,
+    operation: String,
+    started_unix_ms: u128,
+    runs: RunStore,
+    stored: bool,
 }
 
 impl Run {
     /// Starts a run; call inside the request's span (its trace id keys the run).
-    pub fn begin(operation: impl Into<String>) -> Self {
+    pub fn begin(state: &AppState, operation: impl Into<String>) -> Self {
         Self {
             trace_id: current_trace_id(),
+            timeline: Timeline::new(),
             operation: operation.into(),
             started_unix_ms: unix_ms(),
-            timeline: Timeline::new(),
+            runs: state.runs.clone(),
+            stored: false,
         }
     }
 
     /// Stores the run. A failure names its stage: when nothing in the
     /// timeline recorded the error yet, it is recorded under `stage`.
-    pub fn finish(self, runs: &RunStore, failure: Option<(&str, String)>, limits: Vec<String>) {
+    pub fn finish(mut self, failure: Option<(&str, String)>, limits: Vec<String>) {
+        self.store(failure, limits, false);
+    }
+
+    fn store(&mut self, failure: Option<(&str, String)>, limits: Vec<String>, force_stage: bool) {
+        self.stored = true;
         let (outcome, error) = match failure {
             None => ("ok", None),
             Some((stage, message)) => {
-                if !self.timeline.events().iter().any(|e| e.kind == "error") {
+                if force_stage || !self.timeline.events().iter().any(|e| e.kind == "error") {
                     self.timeline.error(stage, &message);
                 }
                 ("error", Some(message))
             }
         };
-        runs.insert(RunRecord {
-            trace_id: self.trace_id,
-            operation: self.operation,
+        self.runs.insert(RunRecord {
+            trace_id: self.trace_id.clone(),
+            operation: std::mem::take(&mut self.operation),
             started_unix_ms: self.started_unix_ms,
             outcome: outcome.to_owned(),
             error,
             limits,
             events: self.timeline.events(),
         });
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.stored {
+            return;
+        }
+        // A timeout noted by `note_cancelled` says where the run was; a
+        // client that went away is only known here.
+        let noted = self
+            .timeline
+            .events()
+            .iter()
+            .rev()
+            .find(|e| e.stage == "request" && e.kind == "error")
+            .and_then(|e| {
+                e.detail
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            });
+        let forced = noted.is_none();
+        let message = noted.unwrap_or_else(|| {
+            cancelled_message(
+                &open_stages(&self.timeline),
+                "the client went away or the request was dropped",
+            )
+        });
+        self.store(Some(("request", message)), Vec::new(), forced);
+    }
+}
+
+/// Stages started and not ended yet, outermost first.
+fn open_stages(timeline: &Timeline) -> Vec<String> {
+    use crate::diagnostics::report::{StageOutcome, stage_records};
+    stage_records(&RunRecord {
+        trace_id: String::new(),
+        operation: String::new(),
+        started_unix_ms: 0,
+        outcome: String::new(),
+        error: None,
+        limits: Vec::new(),
+        events: timeline.events(),
+    })
+    .into_iter()
+    .filter(|s| s.outcome == StageOutcome::Unfinished)
+    .map(|s| s.stage)
+    .collect()
+}
+
+fn cancelled_message(open: &[String], why: &str) -> String {
+    let inside = if open.is_empty() {
+        String::new()
+    } else {
+        format!(" (inside {})", open.join(" > "))
+    };
+    format!("cancelled before it finished{inside}: {why}")
+}
+
+/// Notes in `timeline` that its request is being cancelled by the request
+/// timeout, while the stages it was in are still open: each gets an error
+/// (so the report shows where it hung), then stage `request` says why.
+pub(crate) fn note_cancelled(timeline: &Timeline, timeout: Duration) {
+    let open = open_stages(timeline);
+    for stage in &open {
+        timeline.error(stage, "cancelled by the request timeout");
+    }
+    let message = cancelled_message(
+        &open,
+        &format!(
+            "the request timeout of {} ms elapsed (CODEINTEL_REQUEST_TIMEOUT_MS)",
+            timeout.as_millis()
+        ),
+    );
+    timeline.error("request", &message);
+}
+
+/// Lets the timeout middleware find the timeline of the run its request is
+/// making (left in the request's extensions; the handler registers).
+#[derive(Clone, Default)]
+pub(crate) struct RunSlot(Arc<std::sync::Mutex<Option<Timeline>>>);
+
+impl RunSlot {
+    pub fn register(&self, timeline: &Timeline) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(timeline.clone());
+    }
+
+    pub fn timeline(&self) -> Option<Timeline> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }

@@ -74,13 +74,15 @@ pub fn code_tokens(text: &str) -> Vec<String> {
 /// [`code_tokens`] with byte offsets.
 pub fn code_token_spans(text: &str) -> Vec<CodeToken> {
     let mut out = Vec::new();
+    let mut parts = Vec::new();
     let mut start: Option<usize> = None;
     let mut prev_alnum = false;
     for (i, c) in text.char_indices() {
-        let word = c.is_alphanumeric() || c == '_';
+        let alnum = c.is_alphanumeric();
+        let word = alnum || c == '_';
         let joiner = c == '-'
-            && start.is_some()
             && prev_alnum
+            && start.is_some()
             && text[i + 1..]
                 .chars()
                 .next()
@@ -90,55 +92,79 @@ pub fn code_token_spans(text: &str) -> Vec<CodeToken> {
                 start = Some(i);
             }
         } else if let Some(s) = start.take() {
-            identifier_tokens(&text[s..i], s, &mut out);
+            identifier_tokens(&text[s..i], s, &mut parts, &mut out);
         }
-        prev_alnum = c.is_alphanumeric();
+        prev_alnum = alnum;
     }
     if let Some(s) = start {
-        identifier_tokens(&text[s..], s, &mut out);
+        identifier_tokens(&text[s..], s, &mut parts, &mut out);
     }
     out
 }
 
-fn push_token(out: &mut Vec<CodeToken>, raw: &str, from: usize) {
-    if raw.is_empty() || raw.len() > MAX_TOKEN_BYTES {
-        return;
+fn lowercase(raw: &str) -> String {
+    if raw.is_ascii() {
+        raw.to_ascii_lowercase()
+    } else {
+        raw.to_lowercase()
     }
-    out.push(CodeToken {
-        text: raw.to_lowercase(),
-        from,
-        to: from + raw.len(),
-    });
 }
 
 /// Emits the whole identifier, then its parts (when there is more than the
-/// whole itself).
-fn identifier_tokens(ident: &str, base: usize, out: &mut Vec<CodeToken>) {
-    let mut parts: Vec<(usize, usize)> = Vec::new();
+/// whole itself). `parts` is scratch space reused across identifiers.
+fn identifier_tokens(
+    ident: &str,
+    base: usize,
+    parts: &mut Vec<(usize, usize)>,
+    out: &mut Vec<CodeToken>,
+) {
+    parts.clear();
     // Segments between `_` and `-`.
     let mut seg_start: Option<usize> = None;
     for (i, c) in ident.char_indices() {
         if c == '_' || c == '-' {
             if let Some(s) = seg_start.take() {
-                split_humps(ident, s, i, &mut parts);
+                split_humps(ident, s, i, parts);
             }
         } else if seg_start.is_none() {
             seg_start = Some(i);
         }
     }
     if let Some(s) = seg_start {
-        split_humps(ident, s, ident.len(), &mut parts);
+        split_humps(ident, s, ident.len(), parts);
     }
-    let single = parts.len() == 1 && parts[0] == (0, ident.len());
     if parts.is_empty() {
         // Only underscores/dashes: nothing searchable.
         return;
     }
-    push_token(out, ident, base);
-    if !single {
-        for (s, e) in parts {
-            push_token(out, &ident[s..e], base + s);
+    let whole = lowercase(ident);
+    // ASCII lowercasing keeps byte offsets, so parts are slices of `whole`.
+    let ascii = ident.is_ascii();
+    let single = parts.len() == 1 && parts[0] == (0, ident.len());
+    if ident.len() <= MAX_TOKEN_BYTES {
+        out.push(CodeToken {
+            text: whole.clone(),
+            from: base,
+            to: base + ident.len(),
+        });
+    }
+    if single {
+        return;
+    }
+    for &(s, e) in parts.iter() {
+        if e - s > MAX_TOKEN_BYTES {
+            continue;
         }
+        let text = if ascii {
+            whole[s..e].to_owned()
+        } else {
+            lowercase(&ident[s..e])
+        };
+        out.push(CodeToken {
+            text,
+            from: base + s,
+            to: base + e,
+        });
     }
 }
 
@@ -151,7 +177,17 @@ enum CharClass {
 }
 
 fn class(c: char) -> CharClass {
-    if c.is_uppercase() {
+    if c.is_ascii() {
+        if c.is_ascii_uppercase() {
+            CharClass::Upper
+        } else if c.is_ascii_lowercase() {
+            CharClass::Lower
+        } else if c.is_ascii_digit() {
+            CharClass::Digit
+        } else {
+            CharClass::Other
+        }
+    } else if c.is_uppercase() {
         CharClass::Upper
     } else if c.is_lowercase() {
         CharClass::Lower
@@ -165,25 +201,26 @@ fn class(c: char) -> CharClass {
 /// Splits `s[start..end]` (no `_`/`-` inside) at camel humps and
 /// letter/digit boundaries, pushing byte ranges.
 fn split_humps(s: &str, start: usize, end: usize, parts: &mut Vec<(usize, usize)>) {
-    let chars: Vec<(usize, char)> = s[start..end]
-        .char_indices()
-        .map(|(i, c)| (start + i, c))
-        .collect();
+    let mut chars = s[start..end].char_indices().peekable();
     let mut part_start = start;
-    for j in 1..chars.len() {
-        let prev = class(chars[j - 1].1);
-        let cur = class(chars[j].1);
-        let next = chars.get(j + 1).map(|&(_, c)| class(c));
-        let boundary = match (prev, cur) {
-            (CharClass::Lower, CharClass::Upper) => true,
-            (CharClass::Upper, CharClass::Upper) => next == Some(CharClass::Lower),
-            (CharClass::Digit, other) | (other, CharClass::Digit) => other != CharClass::Digit,
-            _ => false,
-        };
-        if boundary {
-            parts.push((part_start, chars[j].0));
-            part_start = chars[j].0;
+    let mut prev: Option<CharClass> = None;
+    while let Some((i, c)) = chars.next() {
+        let cur = class(c);
+        if let Some(prev) = prev {
+            let boundary = match (prev, cur) {
+                (CharClass::Lower, CharClass::Upper) => true,
+                (CharClass::Upper, CharClass::Upper) => {
+                    chars.peek().map(|&(_, n)| class(n)) == Some(CharClass::Lower)
+                }
+                (CharClass::Digit, other) | (other, CharClass::Digit) => other != CharClass::Digit,
+                _ => false,
+            };
+            if boundary {
+                parts.push((part_start, start + i));
+                part_start = start + i;
+            }
         }
+        prev = Some(cur);
     }
     if part_start < end {
         parts.push((part_start, end));

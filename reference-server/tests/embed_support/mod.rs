@@ -139,22 +139,28 @@ pub fn sample(scrape: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
+/// A sum of integer-valued samples (counts, batch sizes) as an integer.
+fn whole(x: f64) -> u64 {
+    assert!(x >= 0.0 && x.fract() == 0.0, "not a whole number: {x}");
+    x as u64
+}
+
 /// Embed attempts counted with `outcome`, for the test model.
-pub fn attempts(scrape: &str, outcome: &str) -> f64 {
-    sample(
+pub fn attempts(scrape: &str, outcome: &str) -> u64 {
+    whole(sample(
         scrape,
         "codeintel_embed_latency_seconds_count",
         &[("client", "openai"), ("model", MODEL), ("outcome", outcome)],
-    )
+    ))
 }
 
 /// Sum of `embed_batch_size` for the test model.
-pub fn batch_sum(scrape: &str) -> f64 {
-    sample(
+pub fn batch_sum(scrape: &str) -> u64 {
+    whole(sample(
         scrape,
         "codeintel_embed_batch_size_sum",
         &[("client", "openai"), ("model", MODEL)],
-    )
+    ))
 }
 
 /// A local port nobody listens on.

@@ -174,6 +174,10 @@ impl Gate {
     pub fn open(&self) {
         self.open.send_replace(true);
     }
+
+    pub fn close(&self) {
+        self.open.send_replace(false);
+    }
 }
 
 pub struct GatedEmbedder {
