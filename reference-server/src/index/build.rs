@@ -6,6 +6,7 @@
 //! version folder and publishes it atomically (see [`super::publish`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,9 +22,14 @@ use crate::index::publish::{
 };
 use crate::index::walk::{self, WalkOptions};
 use crate::observability::metrics::Metrics;
-use crate::store::catalog::{Catalog, CatalogError, ChunkRecord, FileRecord, SymbolRecord};
+use crate::store::catalog::{
+    Catalog, CatalogError, ChunkRecord, FileRecord, FileRows, SymbolRecord,
+};
 use crate::store::dense::{DenseError, DenseIndex, DenseKind};
 use crate::store::sparse::{SparseDoc, SparseError, SparseIndex};
+
+/// Files written to the catalog per transaction.
+const WRITE_BATCH_FILES: usize = 512;
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -122,12 +128,16 @@ impl Progress {
         self.done += n as u64;
         if let Some(bar) = &self.bar {
             bar.inc(n as u64);
-        } else if self.total > 0 {
-            let pct = self.done * 100 / self.total;
-            if pct >= self.last_logged_pct + 25 || self.done == self.total {
-                self.last_logged_pct = pct;
-                tracing::info!(stage = self.stage, done = self.done, total = self.total, "index progress {pct}%");
-            }
+        } else if let Some(pct) = (self.done * 100).checked_div(self.total)
+            && (pct >= self.last_logged_pct + 25 || self.done == self.total)
+        {
+            self.last_logged_pct = pct;
+            tracing::info!(
+                stage = self.stage,
+                done = self.done,
+                total = self.total,
+                "index progress {pct}%"
+            );
         }
     }
 
@@ -192,7 +202,10 @@ pub async fn build(
     stats.files_seen = walked.files.len();
     for s in &walked.skipped {
         tracing::debug!(path = %s.rel_path, "skipped: {}", s.reason);
-        *stats.skipped_by_reason.entry(s.reason.as_str().to_owned()).or_default() += 1;
+        *stats
+            .skipped_by_reason
+            .entry(s.reason.as_str().to_owned())
+            .or_default() += 1;
     }
 
     // previous version
@@ -227,94 +240,116 @@ pub async fn build(
     // chunk (pure, parallel) the files that changed
     let seen: HashSet<&str> = walked.files.iter().map(|f| f.rel_path.as_str()).collect();
     let mut unreadable: Vec<(String, walk::SkipReason)> = Vec::new();
-    let work: Vec<Result<Option<FileWork>, (String, walk::SkipReason)>> = timer.time("chunk", || {
-        walked
-            .files
-            .par_iter()
-            .map(|f| {
-                let mtime_ns = f.mtime_ns as i64;
-                if let Some(old) = prev_files.get(&f.rel_path) {
-                    if old.size == f.size as i64 && old.mtime_ns == mtime_ns {
+    let work: Vec<Result<Option<FileWork>, (String, walk::SkipReason)>> =
+        timer.time("chunk", || {
+            walked
+                .files
+                .par_iter()
+                .map(|f| {
+                    let mtime_ns = f.mtime_ns as i64;
+                    if let Some(old) = prev_files.get(&f.rel_path)
+                        && old.size == f.size as i64
+                        && old.mtime_ns == mtime_ns
+                    {
                         return Ok(None);
                     }
-                }
-                let text = walk::read_text(f).map_err(|r| (f.rel_path.clone(), r))?;
-                let hash = file_hash(&text);
-                if prev_files.get(&f.rel_path).is_some_and(|old| old.hash == hash) {
-                    return Ok(None);
-                }
-                let out = chunk::chunk_file(&f.rel_path, &text, &opts.chunk);
-                let language = f.language.as_str().to_owned();
-                Ok(Some(FileWork {
-                    record: FileRecord {
-                        path: f.rel_path.clone(),
-                        hash,
-                        size: f.size as i64,
-                        mtime_ns,
-                        language,
-                    },
-                    chunks: out
-                        .chunks
-                        .into_iter()
-                        .map(|c| ChunkRecord {
-                            id: c.id,
-                            path: c.path,
-                            start_line: c.start_line,
-                            end_line: c.end_line,
-                            language: c.language.as_str().to_owned(),
-                            kind: c.kind.as_str().to_owned(),
-                            symbol: c.symbol,
-                            text: c.text,
-                        })
-                        .collect(),
-                    symbols: out
-                        .symbols
-                        .into_iter()
-                        .map(|s| SymbolRecord {
-                            name: s.name,
-                            kind: s.kind.as_str().to_owned(),
-                            path: s.path,
-                            start_line: s.start_line,
-                            end_line: s.end_line,
-                        })
-                        .collect(),
-                }))
-            })
-            .collect()
-    });
+                    let text = walk::read_text(f).map_err(|r| (f.rel_path.clone(), r))?;
+                    let hash = file_hash(&text);
+                    if prev_files
+                        .get(&f.rel_path)
+                        .is_some_and(|old| old.hash == hash)
+                    {
+                        return Ok(None);
+                    }
+                    let out = chunk::chunk_file(&f.rel_path, &text, &opts.chunk);
+                    let language = f.language.as_str().to_owned();
+                    Ok(Some(FileWork {
+                        record: FileRecord {
+                            path: f.rel_path.clone(),
+                            hash,
+                            size: f.size as i64,
+                            mtime_ns,
+                            language,
+                        },
+                        chunks: out
+                            .chunks
+                            .into_iter()
+                            .map(|c| ChunkRecord {
+                                id: c.id,
+                                path: c.path,
+                                start_line: c.start_line,
+                                end_line: c.end_line,
+                                language: c.language.as_str().to_owned(),
+                                kind: c.kind.as_str().to_owned(),
+                                symbol: c.symbol,
+                                text: c.text,
+                            })
+                            .collect(),
+                        symbols: out
+                            .symbols
+                            .into_iter()
+                            .map(|s| SymbolRecord {
+                                name: s.name,
+                                kind: s.kind.as_str().to_owned(),
+                                path: s.path,
+                                start_line: s.start_line,
+                                end_line: s.end_line,
+                            })
+                            .collect(),
+                    }))
+                })
+                .collect()
+        });
 
-    // write the catalog: deleted files, then changed ones
+    // write the catalog: deleted files, then changed ones, in batched
+    // transactions (one per file would cost a commit each)
     timer.time("write", || -> Result<(), BuildError> {
-        for path in prev_files.keys() {
-            if !seen.contains(path.as_str()) {
-                catalog.delete_path(path)?;
-                stats.files_deleted += 1;
-            }
-        }
-        let mut progress = Progress::new(opts.progress, "files", work.len());
+        let mut gone: Vec<&str> = prev_files
+            .keys()
+            .map(String::as_str)
+            .filter(|p| !seen.contains(p))
+            .collect();
+        stats.files_deleted = gone.len();
+        let mut changed: Vec<FileWork> = Vec::new();
         for item in work {
             match item {
                 Ok(None) => stats.files_unchanged += 1,
-                Ok(Some(w)) => {
-                    catalog.replace_file(&w.record, &w.chunks, &w.symbols)?;
-                    stats.files_changed += 1;
-                }
+                Ok(Some(w)) => changed.push(w),
                 Err((path, why)) => {
                     // Unreadable now: drop what an older version had of it.
-                    if prev_files.contains_key(&path) {
-                        catalog.delete_path(&path)?;
-                    }
                     unreadable.push((path, why));
                 }
             }
-            progress.inc(1);
+        }
+        for (path, _) in &unreadable {
+            if prev_files.contains_key(path) {
+                gone.push(path.as_str());
+            }
+        }
+        catalog.delete_paths(&gone)?;
+        stats.files_changed = changed.len();
+        let mut progress = Progress::new(opts.progress, "files", changed.len());
+        for batch in changed.chunks(WRITE_BATCH_FILES) {
+            let rows: Vec<FileRows<'_>> = batch
+                .iter()
+                .map(|w| FileRows {
+                    file: &w.record,
+                    chunks: &w.chunks,
+                    symbols: &w.symbols,
+                })
+                .collect();
+            catalog.replace_files(&rows)?;
+            progress.inc(batch.len());
         }
         progress.finish();
         Ok(())
     })?;
     for (path, why) in &unreadable {
         tracing::debug!(path = %path, "skipped: {why}");
-        *stats.skipped_by_reason.entry(why.as_str().to_owned()).or_default() += 1;
+        *stats
+            .skipped_by_reason
+            .entry(why.as_str().to_owned())
+            .or_default() += 1;
     }
     stats.files_skipped = walked.skipped.len() + unreadable.len();
 
@@ -333,7 +368,10 @@ pub async fn build(
         }
     }
     drop(prev_vectors);
-    let missing: Vec<&ChunkRecord> = all_chunks.iter().filter(|c| !known.contains_key(&c.id)).collect();
+    let missing: Vec<&ChunkRecord> = all_chunks
+        .iter()
+        .filter(|c| !known.contains_key(&c.id))
+        .collect();
     let embed_start = Instant::now();
     let dense_status = match &embedder {
         None => Err("no embeddings server configured (set CODEINTEL_VLLM_URL)".to_owned()),
@@ -371,20 +409,22 @@ pub async fn build(
             result
         }
     };
-    stats.stage_seconds.insert("embed".into(), embed_start.elapsed().as_secs_f64());
+    stats
+        .stage_seconds
+        .insert("embed".into(), embed_start.elapsed().as_secs_f64());
 
     // dense
     let dense = timer.time("dense", || -> Result<DenseStatus, BuildError> {
-        match dense_status {
-            Err(reason) => {
-                tracing::warn!("dense channel missing in this version: {reason}");
-                Ok(DenseStatus {
-                    present: false,
-                    reason: Some(reason),
-                    ..DenseStatus::default()
-                })
-            }
-            Ok(()) => {
+        if let Err(reason) = dense_status {
+            tracing::warn!("dense channel missing in this version: {reason}");
+            return Ok(DenseStatus {
+                present: false,
+                reason: Some(reason),
+                ..DenseStatus::default()
+            });
+        }
+        {
+            {
                 let mut ids = Vec::with_capacity(all_chunks.len());
                 let mut vectors = Vec::new();
                 let mut dim = None;
@@ -396,10 +436,10 @@ pub async fn build(
                     }
                 }
                 let dim = dim
-                    .or_else(|| embedder.as_ref().and_then(|e| e.dimension()))
+                    .or_else(|| embedder.as_ref().and_then(Embedder::dimension))
                     .unwrap_or(0);
                 let count = ids.len();
-                let index = DenseIndex::build(dim, ids, vectors, opts.dense_kind.clone(), metrics.clone())?;
+                let index = DenseIndex::build(dim, ids, vectors, opts.dense_kind, metrics.clone())?;
                 index.save(&staging.dir.join(DENSE_DIR))?;
                 Ok(DenseStatus {
                     present: true,
@@ -459,30 +499,40 @@ pub fn summary(outcome: &BuildOutcome) -> String {
     let s = &m.stats;
     let mut out = format!(
         "published {} ({} files, {} chunks, {} symbols)\n  files: {} seen, {} changed, {} unchanged, {} deleted, {} skipped\n",
-        m.version, m.files, m.chunks, m.symbols, s.files_seen, s.files_changed, s.files_unchanged, s.files_deleted, s.files_skipped
+        m.version,
+        m.files,
+        m.chunks,
+        m.symbols,
+        s.files_seen,
+        s.files_changed,
+        s.files_unchanged,
+        s.files_deleted,
+        s.files_skipped
     );
     for (reason, n) in &s.skipped_by_reason {
-        out.push_str(&format!("    skipped {n}: {reason}\n"));
+        let _ = writeln!(out, "    skipped {n}: {reason}");
     }
     if m.dense.present {
-        out.push_str(&format!(
-            "  dense: {} vectors ({} new) from {} (dim {})\n",
+        let _ = writeln!(
+            out,
+            "  dense: {} vectors ({} new) from {} (dim {})",
             m.dense.vectors,
             s.chunks_embedded,
             m.dense.model.as_deref().unwrap_or("?"),
             m.dense.dimension.unwrap_or(0)
-        ));
+        );
     } else {
-        out.push_str(&format!(
-            "  dense: MISSING: {}; search will use BM25 only until the next `index` run with a working embeddings server\n",
+        let _ = writeln!(
+            out,
+            "  dense: MISSING: {}; search will use BM25 only until the next `index` run with a working embeddings server",
             m.dense.reason.as_deref().unwrap_or("unknown reason")
-        ));
+        );
     }
     let stages: Vec<String> = s
         .stage_seconds
         .iter()
         .map(|(k, v)| format!("{k} {v:.2}s"))
         .collect();
-    out.push_str(&format!("  time: {}\n", stages.join(", ")));
+    let _ = writeln!(out, "  time: {}", stages.join(", "));
     out
 }
