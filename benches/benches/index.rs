@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p codeintel-benches --bench index` (10k files; test mode: 50)
 
+// A bench that cannot set up its corpus has nothing to measure: fail loudly.
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,8 +47,14 @@ fn indexing(c: &mut Criterion) {
     let dd2 = DataDir::open(data2.path()).expect("data dir");
     let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(384));
     let started = Instant::now();
-    rt.block_on(build::build(repo.path(), &dd2, Some(emb.clone()), &metrics, &opts))
-        .expect("build with dense");
+    rt.block_on(build::build(
+        repo.path(),
+        &dd2,
+        Some(emb.clone()),
+        &metrics,
+        &opts,
+    ))
+    .expect("build with dense");
     println!(
         "index/cold_with_hash_embedder_384d: {files} files in {:.2}s",
         started.elapsed().as_secs_f64()
@@ -59,8 +68,14 @@ fn indexing(c: &mut Criterion) {
             round += 1;
             let path = repo.path().join("pkg000/mod00000.py");
             std::fs::write(&path, python_file(1_000_000 + round, 6)).expect("edit");
-            rt.block_on(build::build(repo.path(), &dd2, Some(emb.clone()), &metrics, &opts))
-                .expect("incremental build")
+            rt.block_on(build::build(
+                repo.path(),
+                &dd2,
+                Some(emb.clone()),
+                &metrics,
+                &opts,
+            ))
+            .expect("incremental build")
         });
     });
     g.finish();

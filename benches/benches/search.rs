@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p codeintel-benches --bench search`
 
+// A bench that cannot set up its corpus has nothing to measure: fail loudly.
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,10 +33,12 @@ const QUERIES: [&str; 6] = [
     "order stock inventory",
 ];
 
-fn engine(data: &DataDir, metrics: Metrics) -> Engine {
+fn engine(data: &DataDir, metrics: &Metrics) -> Engine {
     let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(384).with_metrics(metrics.clone()));
     let e = Engine::new(Some(emb), metrics.clone(), EngineConfig::default());
-    let loaded = load_current(data, &metrics).expect("load").expect("a version");
+    let loaded = load_current(data, metrics)
+        .expect("load")
+        .expect("a version");
     e.publish(loaded);
     e
 }
@@ -49,7 +54,13 @@ fn search(c: &mut Criterion) {
     let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(384));
     let started = Instant::now();
     let built = rt
-        .block_on(build::build(repo.path(), &data, Some(emb), &Metrics::noop(), &BuildOptions::default()))
+        .block_on(build::build(
+            repo.path(),
+            &data,
+            Some(emb),
+            &Metrics::noop(),
+            &BuildOptions::default(),
+        ))
         .expect("build");
     println!(
         "search/corpus: {} chunks, dense {:?}, built in {:.1}s",
@@ -59,12 +70,13 @@ fn search(c: &mut Criterion) {
     );
 
     // Percentiles over a fixed loop, noop telemetry.
-    let noop = engine(&data, Metrics::noop());
+    let noop = engine(&data, &Metrics::noop());
     let mut samples = Vec::new();
     for i in 0..size(400, 6) {
         let q = QUERIES[i % QUERIES.len()];
         let t = Instant::now();
-        rt.block_on(noop.search(q, 10, i % 2 == 1, &Timeline::new())).expect("search");
+        rt.block_on(noop.search(q, 10, i % 2 == 1, &Timeline::new()))
+            .expect("search");
         samples.push(t.elapsed().as_secs_f64() * 1e3);
     }
     samples.sort_by(f64::total_cmp);
@@ -87,7 +99,7 @@ fn search(c: &mut Criterion) {
     });
 
     let telemetry = testing::in_memory("bench-search");
-    let real = engine(&data, telemetry.metrics.clone());
+    let real = engine(&data, &telemetry.metrics);
     let spans = telemetry.memory_spans.clone();
     // Global, so spans made on the blocking pool (FAISS, BM25, DuckDB) are
     // recorded too; set only now that the no-op measurement is done.
@@ -96,10 +108,8 @@ fn search(c: &mut Criterion) {
     g.bench_function("e2e_real_telemetry", |b| {
         b.iter(|| {
             j += 1;
-            if j % 1024 == 0 {
-                if let Some(s) = &spans {
-                    s.reset();
-                }
+            if let (true, Some(s)) = (j.is_multiple_of(1024), &spans) {
+                s.reset();
             }
             rt.block_on(async {
                 let span = tracing::info_span!("POST /v1/search");

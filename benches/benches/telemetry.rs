@@ -23,14 +23,12 @@ fn primitives(c: &mut Criterion) {
         let mut n = 0u32;
         g.bench_function("span_with_2_attributes", |b| {
             b.iter(|| {
-                let span = tracing::info_span!("fuse", rrf.k = 60_u32, chunks = 10_u32);
+                let span = tracing::info_span!("fuse", rrf.k = 60_i64, chunks = 10_i64);
                 let _e = span.enter();
                 black_box(&span);
                 n += 1;
-                if n % 4096 == 0 {
-                    if let Some(s) = &spans {
-                        s.reset();
-                    }
+                if let (true, Some(s)) = (n.is_multiple_of(4096), &spans) {
+                    s.reset();
                 }
             });
         });
@@ -38,7 +36,7 @@ fn primitives(c: &mut Criterion) {
     // The same span with no subscriber at all: the floor.
     g.bench_function("span_without_subscriber", |b| {
         b.iter(|| {
-            let span = tracing::info_span!("fuse", rrf.k = 60_u32, chunks = 10_u32);
+            let span = tracing::info_span!("fuse", rrf.k = 60_i64, chunks = 10_i64);
             let _e = span.enter();
             black_box(&span);
         });
@@ -49,11 +47,19 @@ fn primitives(c: &mut Criterion) {
         panic!("meter provider");
     };
     g.bench_function("histogram_record_faiss_latency", |b| {
-        b.iter(|| metrics.record_faiss_search(black_box(FaissImpl::Ann), Duration::from_micros(700)));
+        b.iter(|| {
+            metrics.record_faiss_search(black_box(FaissImpl::Ann), Duration::from_micros(700));
+        });
     });
     g.bench_function("histogram_record_embed_with_labels", |b| {
         b.iter(|| {
-            metrics.record_embed("openai", "bge-small", Duration::from_millis(3), 8, Outcome::Ok);
+            metrics.record_embed(
+                "openai",
+                "bge-small",
+                Duration::from_millis(3),
+                8,
+                Outcome::Ok,
+            );
         });
     });
     g.bench_function("counter_add_gating", |b| {

@@ -19,9 +19,30 @@ pub fn size(full: usize, tiny: usize) -> usize {
 }
 
 const WORDS: [&str; 24] = [
-    "payment", "refund", "invoice", "customer", "order", "inventory", "stock", "ledger",
-    "account", "balance", "token", "session", "cache", "parser", "request", "response",
-    "retry", "backoff", "schedule", "report", "metric", "span", "index", "query",
+    "payment",
+    "refund",
+    "invoice",
+    "customer",
+    "order",
+    "inventory",
+    "stock",
+    "ledger",
+    "account",
+    "balance",
+    "token",
+    "session",
+    "cache",
+    "parser",
+    "request",
+    "response",
+    "retry",
+    "backoff",
+    "schedule",
+    "report",
+    "metric",
+    "span",
+    "index",
+    "query",
 ];
 
 /// Deterministic pseudo-random stream (no dependency needed for corpus text).
@@ -29,7 +50,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) as usize
     }
     fn word(&mut self) -> &'static str {
@@ -40,16 +64,16 @@ impl Lcg {
 /// One generated Python source file with `functions` functions (each one
 /// chunk), deterministic in `seed`.
 pub fn python_file(seed: u64, functions: usize) -> String {
-    let mut r = Lcg(seed.wrapping_add(1));
-    let mut s = String::from("\"\"\"Generated module for benchmarks.\"\"\"\nimport os\n\n");
-    for f in 0..functions {
-        let (a, b, c) = (r.word(), r.word(), r.word());
+    let mut rng = Lcg(seed.wrapping_add(1));
+    let mut out = String::from("\"\"\"Generated module for benchmarks.\"\"\"\nimport os\n\n");
+    for n in 0..functions {
+        let (verb, noun, arg) = (rng.word(), rng.word(), rng.word());
         let _ = write!(
-            s,
-            "\ndef {a}_{b}_{f}(value, {c}):\n    \"\"\"Compute the {a} {b} for a {c}.\"\"\"\n    total = value * {f}\n    if {c} is None:\n        return total\n    return total + len(str({c}))  # {a} {c}\n\n"
+            out,
+            "\ndef {verb}_{noun}_{n}(value, {arg}):\n    \"\"\"Compute the {verb} {noun} for a {arg}.\"\"\"\n    total = value * {n}\n    if {arg} is None:\n        return total\n    return total + len(str({arg}))  # {verb} {arg}\n\n"
         );
     }
-    s
+    out
 }
 
 /// Writes a generated repository of `files` Python files under `root`

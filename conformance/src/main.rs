@@ -128,10 +128,12 @@ async fn main() -> ExitCode {
 }
 
 #[cfg(feature = "reference")]
+// Same signature as the build without the adapter, which can only fail.
+#[allow(clippy::unnecessary_wraps)]
 fn reference_sut() -> Result<Box<dyn Sut>, HarnessError> {
-    Ok(Box::new(codeintel_conformance::sut::reference::ReferenceSut::new(
-        workspace_root(),
-    )))
+    Ok(Box::new(
+        codeintel_conformance::sut::reference::ReferenceSut::new(workspace_root()),
+    ))
 }
 
 #[cfg(not(feature = "reference"))]

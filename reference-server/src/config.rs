@@ -33,34 +33,74 @@ pub struct ConfigArgs {
     #[arg(long, env = "CODEINTEL_VLLM_URL", value_name = "URL", global = true)]
     pub vllm_url: Option<String>,
     /// Embedding model name sent to the embeddings server.
-    #[arg(long, env = "CODEINTEL_EMBED_MODEL", value_name = "NAME", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_EMBED_MODEL",
+        value_name = "NAME",
+        global = true
+    )]
     pub embed_model: Option<String>,
     /// Texts per embeddings request.
     #[arg(long, env = "CODEINTEL_EMBED_BATCH", value_name = "N", global = true)]
     pub embed_batch: Option<usize>,
     /// Embeddings requests in flight at once.
-    #[arg(long, env = "CODEINTEL_EMBED_CONCURRENCY", value_name = "N", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_EMBED_CONCURRENCY",
+        value_name = "N",
+        global = true
+    )]
     pub embed_concurrency: Option<usize>,
     /// Timeout of one embeddings request, in milliseconds.
-    #[arg(long, env = "CODEINTEL_EMBED_TIMEOUT_MS", value_name = "MS", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_EMBED_TIMEOUT_MS",
+        value_name = "MS",
+        global = true
+    )]
     pub embed_timeout_ms: Option<u64>,
     /// Retries of a failed embeddings request (429, 5xx, connection errors, timeouts).
     #[arg(long, env = "CODEINTEL_EMBED_RETRIES", value_name = "N", global = true)]
     pub embed_retries: Option<u32>,
     /// Dense index kind: auto (flat for small repositories, HNSW for large), flat, hnsw, ivf.
-    #[arg(long, env = "CODEINTEL_DENSE_INDEX", value_name = "KIND", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_DENSE_INDEX",
+        value_name = "KIND",
+        global = true
+    )]
     pub dense_index: Option<String>,
     /// Files larger than this are skipped while indexing, in bytes.
-    #[arg(long, env = "CODEINTEL_MAX_FILE_BYTES", value_name = "BYTES", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_MAX_FILE_BYTES",
+        value_name = "BYTES",
+        global = true
+    )]
     pub max_file_bytes: Option<u64>,
     /// Record raw query text in span attributes and logs (local debugging only).
-    #[arg(long, env = "CODEINTEL_RECORD_QUERY_TEXT", value_name = "BOOL", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_RECORD_QUERY_TEXT",
+        value_name = "BOOL",
+        global = true
+    )]
     pub record_query_text: Option<bool>,
     /// Timeout of one HTTP or MCP request, in milliseconds.
-    #[arg(long, env = "CODEINTEL_REQUEST_TIMEOUT_MS", value_name = "MS", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_REQUEST_TIMEOUT_MS",
+        value_name = "MS",
+        global = true
+    )]
     pub request_timeout_ms: Option<u64>,
     /// Requests served at once; more wait.
-    #[arg(long, env = "CODEINTEL_MAX_CONCURRENCY", value_name = "N", global = true)]
+    #[arg(
+        long,
+        env = "CODEINTEL_MAX_CONCURRENCY",
+        value_name = "N",
+        global = true
+    )]
     pub max_concurrency: Option<usize>,
 }
 
@@ -158,10 +198,11 @@ impl Config {
     pub fn resolve(args: &ConfigArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
                 toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::ParseFile {
                     path: path.clone(),
                     message: e.message().to_owned(),
@@ -176,7 +217,8 @@ impl Config {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let from_file = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { file_dir.join(p) });
+        let from_file =
+            |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { file_dir.join(p) });
 
         let repo = args
             .repo
@@ -201,7 +243,11 @@ impl Config {
             )
         })?;
 
-        let vllm_url = args.vllm_url.clone().or(file.vllm_url).filter(|u| !u.trim().is_empty());
+        let vllm_url = args
+            .vllm_url
+            .clone()
+            .or(file.vllm_url)
+            .filter(|u| !u.trim().is_empty());
         if let Some(url) = &vllm_url {
             let parsed = reqwest::Url::parse(url).map_err(|e| {
                 invalid(
@@ -230,20 +276,28 @@ impl Config {
         )?;
         let embed_concurrency = positive(
             "embed_concurrency (--embed-concurrency / CODEINTEL_EMBED_CONCURRENCY)",
-            args.embed_concurrency.or(file.embed_concurrency).unwrap_or(4),
+            args.embed_concurrency
+                .or(file.embed_concurrency)
+                .unwrap_or(4),
         )?;
         let max_concurrency = positive(
             "max_concurrency (--max-concurrency / CODEINTEL_MAX_CONCURRENCY)",
             args.max_concurrency.or(file.max_concurrency).unwrap_or(64),
         )?;
-        let embed_timeout_ms = args.embed_timeout_ms.or(file.embed_timeout_ms).unwrap_or(5_000);
+        let embed_timeout_ms = args
+            .embed_timeout_ms
+            .or(file.embed_timeout_ms)
+            .unwrap_or(5_000);
         if embed_timeout_ms == 0 {
             return Err(invalid(
                 "embed_timeout_ms (--embed-timeout-ms / CODEINTEL_EMBED_TIMEOUT_MS)",
                 "must be at least 1",
             ));
         }
-        let request_timeout_ms = args.request_timeout_ms.or(file.request_timeout_ms).unwrap_or(30_000);
+        let request_timeout_ms = args
+            .request_timeout_ms
+            .or(file.request_timeout_ms)
+            .unwrap_or(30_000);
         if request_timeout_ms == 0 {
             return Err(invalid(
                 "request_timeout_ms (--request-timeout-ms / CODEINTEL_REQUEST_TIMEOUT_MS)",
@@ -280,8 +334,14 @@ impl Config {
             embed_timeout: Duration::from_millis(embed_timeout_ms),
             embed_retries: args.embed_retries.or(file.embed_retries).unwrap_or(2),
             dense_kind,
-            max_file_bytes: args.max_file_bytes.or(file.max_file_bytes).unwrap_or(1 << 20),
-            record_query_text: args.record_query_text.or(file.record_query_text).unwrap_or(false),
+            max_file_bytes: args
+                .max_file_bytes
+                .or(file.max_file_bytes)
+                .unwrap_or(1 << 20),
+            record_query_text: args
+                .record_query_text
+                .or(file.record_query_text)
+                .unwrap_or(false),
             token,
             request_timeout: Duration::from_millis(request_timeout_ms),
             max_concurrency,
@@ -326,20 +386,43 @@ impl Config {
         line("embed_model", format!("{:?}", self.embed_model));
         line("embed_batch", self.embed_batch.to_string());
         line("embed_concurrency", self.embed_concurrency.to_string());
-        line("embed_timeout_ms", self.embed_timeout.as_millis().to_string());
+        line(
+            "embed_timeout_ms",
+            self.embed_timeout.as_millis().to_string(),
+        );
         line("embed_retries", self.embed_retries.to_string());
-        line("dense_index", format!("{:?}", dense_kind_name(&self.dense_kind)));
+        line(
+            "dense_index",
+            format!("{:?}", dense_kind_name(&self.dense_kind)),
+        );
         line("max_file_bytes", self.max_file_bytes.to_string());
         line("record_query_text", self.record_query_text.to_string());
-        line("request_timeout_ms", self.request_timeout.as_millis().to_string());
+        line(
+            "request_timeout_ms",
+            self.request_timeout.as_millis().to_string(),
+        );
         line("max_concurrency", self.max_concurrency.to_string());
         line(
             "# embed_api_key",
-            format!("{:?}", if self.embed_api_key.is_some() { "<redacted>" } else { "<unset>" }),
+            format!(
+                "{:?}",
+                if self.embed_api_key.is_some() {
+                    "<redacted>"
+                } else {
+                    "<unset>"
+                }
+            ),
         );
         line(
             "# token",
-            format!("{:?}", if self.token.is_some() { "<redacted>" } else { "<unset>" }),
+            format!(
+                "{:?}",
+                if self.token.is_some() {
+                    "<redacted>"
+                } else {
+                    "<unset>"
+                }
+            ),
         );
         out
     }
@@ -394,7 +477,11 @@ mod tests {
     fn flags_win_over_file_and_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "repo = \"repo\"\nembed_batch = 7\nembed_model = \"file-model\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "repo = \"repo\"\nembed_batch = 7\nembed_model = \"file-model\"\n",
+        )
+        .unwrap();
         let a = ConfigArgs {
             config: Some(file),
             embed_model: Some("flag-model".into()),
@@ -433,11 +520,21 @@ mod tests {
 
         let mut a = args("/r");
         a.embed_batch = Some(0);
-        assert!(Config::resolve(&a).unwrap_err().to_string().contains("embed_batch"));
+        assert!(
+            Config::resolve(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("embed_batch")
+        );
 
         let mut a = args("/r");
         a.dense_index = Some("annoy".into());
-        assert!(Config::resolve(&a).unwrap_err().to_string().contains("dense_index"));
+        assert!(
+            Config::resolve(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("dense_index")
+        );
 
         assert!(matches!(
             Config::resolve(&ConfigArgs::default()),
@@ -463,7 +560,10 @@ mod tests {
         c.embed_api_key = Some("sk-secret".into());
         c.token = Some("tok-secret".into());
         let text = c.redacted_toml();
-        assert!(!text.contains("sk-secret") && !text.contains("tok-secret"), "{text}");
+        assert!(
+            !text.contains("sk-secret") && !text.contains("tok-secret"),
+            "{text}"
+        );
         assert!(text.contains("<redacted>"));
     }
 }

@@ -91,7 +91,7 @@ fn build_options(cfg: &Config, progress: bool) -> BuildOptions {
             max_file_bytes: cfg.max_file_bytes,
             ..WalkOptions::default()
         },
-        dense_kind: cfg.dense_kind.clone(),
+        dense_kind: cfg.dense_kind,
         progress,
         ..BuildOptions::default()
     }
@@ -115,9 +115,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let metrics = guard.metrics();
             let data = DataDir::open(&cfg.data)?;
             let emb = embedder(&cfg, &metrics)?;
-            let outcome = build::build(&cfg.repo, &data, emb, &metrics, &build_options(&cfg, !no_progress))
-                .await
-                .context("indexing failed")?;
+            let outcome = build::build(
+                &cfg.repo,
+                &data,
+                emb,
+                &metrics,
+                &build_options(&cfg, !no_progress),
+            )
+            .await
+            .context("indexing failed")?;
             println!("{}", build::summary(&outcome));
         }
         Command::Serve => {
@@ -125,7 +131,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.check_bind()?;
             let guard = telemetry(true)?;
             let metrics = guard.metrics();
-            if let Some(addr) = guard.telemetry().and_then(|t| t.scrape_addr()) {
+            if let Some(addr) = guard
+                .telemetry()
+                .and_then(codeintel_server::observability::Telemetry::scrape_addr)
+            {
                 tracing::info!("metrics: scrape http://{addr}/metrics");
             }
             let emb = embedder(&cfg, &metrics)?;
@@ -139,7 +148,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mcp { stdio } => {
             if !stdio {
-                bail!("`mcp` serves over stdio only: run `codeintel-server mcp --stdio` (MCP over HTTP is at /mcp of `serve`)");
+                bail!(
+                    "`mcp` serves over stdio only: run `codeintel-server mcp --stdio` (MCP over HTTP is at /mcp of `serve`)"
+                );
             }
             let cfg = Config::resolve(&cli.config)?;
             let explicit_port = std::env::var_os("PROMETHEUS_PORT").is_some();
@@ -153,13 +164,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let data = DataDir::existing(&cfg.data)?;
             let versions = data.versions()?;
             if versions.is_empty() {
-                println!("no versions in {}; run `codeintel-server index`", cfg.data.display());
+                println!(
+                    "no versions in {}; run `codeintel-server index`",
+                    cfg.data.display()
+                );
             }
             for v in versions {
                 let (chunks, dense) = v.manifest.as_ref().map_or((0, "?".to_owned()), |m| {
                     (
                         m.chunks,
-                        if m.dense.present { "dense".to_owned() } else { "no dense".to_owned() },
+                        if m.dense.present {
+                            "dense".to_owned()
+                        } else {
+                            "no dense".to_owned()
+                        },
                     )
                 });
                 println!(
@@ -182,13 +200,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             output,
         } => {
             let url = format!("{}/v1/runpack/{trace_id}", server.trim_end_matches('/'));
-            let resp = reqwest::get(&url)
-                .await
-                .with_context(|| format!("cannot reach {url}; is `codeintel-server serve` running there?"))?;
+            let resp = reqwest::get(&url).await.with_context(|| {
+                format!("cannot reach {url}; is `codeintel-server serve` running there?")
+            })?;
             let status = resp.status();
-            let bytes = resp.bytes().await.with_context(|| format!("reading {url}"))?;
+            let bytes = resp
+                .bytes()
+                .await
+                .with_context(|| format!("reading {url}"))?;
             if !status.is_success() {
-                bail!("{url} answered {status}: {}", String::from_utf8_lossy(&bytes));
+                bail!(
+                    "{url} answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                );
             }
             let out = output.unwrap_or_else(|| PathBuf::from(format!("runpack-{trace_id}.tar.gz")));
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
@@ -200,7 +224,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -44,7 +44,10 @@ fn sample_repo() -> (tempfile::TempDir, PathBuf) {
 
 async fn mock_server() -> MockServer {
     let server = MockServer::start().await;
-    embeddings().respond_with(Echo::new(DIM)).mount(&server).await;
+    embeddings()
+        .respond_with(Echo::new(DIM))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -81,9 +84,15 @@ async fn fixture_repo_builds_and_reopens_from_disk() {
     let (tmp, repo) = sample_repo();
     let server = mock_server().await;
     let data = DataDir::open(&tmp.path().join("data")).unwrap();
-    let outcome = build::build(&repo, &data, Some(openai(&server)), &Metrics::noop(), &opts())
-        .await
-        .unwrap();
+    let outcome = build::build(
+        &repo,
+        &data,
+        Some(openai(&server)),
+        &Metrics::noop(),
+        &opts(),
+    )
+    .await
+    .unwrap();
     let m = &outcome.manifest;
     // Counts of the fixture (see tests/snapshots/chunk_fixtures__sample_summary.snap).
     assert_eq!(m.files, 34, "{m:#?}");
@@ -92,7 +101,11 @@ async fn fixture_repo_builds_and_reopens_from_disk() {
     assert!(m.dense.present);
     assert_eq!(m.dense.vectors, m.chunks);
     assert_eq!(m.dense.dimension, Some(DIM));
-    assert_eq!(texts_received(&server).await.len(), m.chunks, "each chunk embedded once");
+    assert_eq!(
+        texts_received(&server).await.len(),
+        m.chunks,
+        "each chunk embedded once"
+    );
 
     // A new engine instance reopens the same contents from disk.
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
@@ -131,7 +144,10 @@ async fn incremental_reindex_embeds_only_what_changed_and_rolls_back() {
     assert_eq!(v2.manifest.stats.files_changed, 1);
     assert_eq!(v2.manifest.stats.files_deleted, 1);
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
-    let changed_chunks = loaded.catalog.chunks_for_path("payments/currency.py").unwrap();
+    let changed_chunks = loaded
+        .catalog
+        .chunks_for_path("payments/currency.py")
+        .unwrap();
     let new_texts: Vec<String> = texts_received(&server).await[first_texts..].to_vec();
     assert!(!new_texts.is_empty());
     for t in &new_texts {
@@ -141,7 +157,13 @@ async fn incremental_reindex_embeds_only_what_changed_and_rolls_back() {
         );
     }
     assert!(new_texts.iter().any(|t| t.contains("round_to_cents")));
-    assert!(loaded.catalog.chunks_for_path("payments/fraud.py").unwrap().is_empty());
+    assert!(
+        loaded
+            .catalog
+            .chunks_for_path("payments/fraud.py")
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(loaded.dense.as_ref().unwrap().len(), loaded.manifest.chunks);
     drop(loaded);
 
@@ -151,7 +173,13 @@ async fn incremental_reindex_embeds_only_what_changed_and_rolls_back() {
     drop(lock);
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
     assert_eq!(loaded.manifest.chunks, v1.manifest.chunks);
-    assert!(!loaded.catalog.chunks_for_path("payments/fraud.py").unwrap().is_empty());
+    assert!(
+        !loaded
+            .catalog
+            .chunks_for_path("payments/fraud.py")
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -165,27 +193,41 @@ async fn a_build_that_dies_midway_leaves_the_previous_version_served() {
 
     // Change every file so the next build must embed a lot, and fail hard
     // after the first call (not "unavailable": a broken server).
-    for f in ["payments/currency.py", "auth/token/jwt.go", "web/src/cart/discount.ts"] {
+    for f in [
+        "payments/currency.py",
+        "auth/token/jwt.go",
+        "web/src/cart/discount.ts",
+    ] {
         let p = repo.join(f);
         let mut t = std::fs::read_to_string(&p).unwrap();
         t.push_str("\n// changed\n");
         std::fs::write(&p, t).unwrap();
     }
-    let failing = FailingEmbedder::after_calls(0, Arc::new(HashEmbedder::new(DIM))).with_error(|_| {
-        EmbedError::Malformed {
-            url: "http://embed.test/v1/embeddings".into(),
-            what: "missing data[0].embedding".into(),
-        }
-    });
+    let failing =
+        FailingEmbedder::after_calls(0, Arc::new(HashEmbedder::new(DIM))).with_error(|_| {
+            EmbedError::Malformed {
+                url: "http://embed.test/v1/embeddings".into(),
+                what: "missing data[0].embedding".into(),
+            }
+        });
     let mut small = opts();
     small.embed_slice = 2;
-    let err = build::build(&repo, &data, Some(Arc::new(failing)), &Metrics::noop(), &small)
-        .await
-        .unwrap_err();
+    let err = build::build(
+        &repo,
+        &data,
+        Some(Arc::new(failing)),
+        &Metrics::noop(),
+        &small,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, BuildError::Embed { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("previous version is still served"), "{msg}");
-    assert_eq!(data.current_name().unwrap().as_deref(), Some(v1.manifest.version.as_str()));
+    assert_eq!(
+        data.current_name().unwrap().as_deref(),
+        Some(v1.manifest.version.as_str())
+    );
     assert_eq!(data.versions().unwrap().len(), 1);
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
     assert_eq!(loaded.version, v1.manifest.version);
@@ -214,12 +256,21 @@ async fn without_embeddings_the_sparse_part_is_built_and_the_next_run_fills_dens
     drop(loaded);
 
     let server = mock_server().await;
-    let v2 = build::build(&repo, &data, Some(openai(&server)), &Metrics::noop(), &opts())
-        .await
-        .unwrap();
+    let v2 = build::build(
+        &repo,
+        &data,
+        Some(openai(&server)),
+        &Metrics::noop(),
+        &opts(),
+    )
+    .await
+    .unwrap();
     assert!(v2.manifest.dense.present);
     assert_eq!(v2.manifest.dense.vectors, v2.manifest.chunks);
-    assert_eq!(v2.manifest.stats.files_changed, 0, "no file changed, only dense was missing");
+    assert_eq!(
+        v2.manifest.stats.files_changed, 0,
+        "no file changed, only dense was missing"
+    );
 }
 
 #[tokio::test]
@@ -241,7 +292,11 @@ async fn awkward_files_are_reported_not_fatal() {
     assert_eq!(out.manifest.files, 1, "{s:#?}");
     assert_eq!(s.skipped_by_reason.get("binary"), Some(&1), "{s:#?}");
     assert_eq!(s.skipped_by_reason.get("not_utf8"), Some(&1), "{s:#?}");
-    assert_eq!(s.skipped_by_reason.get("symlink_outside_repo"), Some(&1), "{s:#?}");
+    assert_eq!(
+        s.skipped_by_reason.get("symlink_outside_repo"),
+        Some(&1),
+        "{s:#?}"
+    );
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
     let all = loaded.catalog.all_chunks().unwrap();
     assert!(all.iter().all(|c| !c.text.contains("do not index")));
@@ -273,5 +328,8 @@ async fn a_second_concurrent_build_fails_clearly() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("another `codeintel-server index` is running"), "{err}");
+    assert!(
+        err.contains("another `codeintel-server index` is running"),
+        "{err}"
+    );
 }

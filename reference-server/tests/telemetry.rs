@@ -1,8 +1,10 @@
 //! The telemetry core, end to end: instruments → OTel SDK → Prometheus
 //! exporter → the scrape listener over real HTTP → promtool; spans and logs
 //! through the in-memory exporters; start-up with the scrape port taken.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 use std::time::Duration;
@@ -26,7 +28,13 @@ fn telemetry_with_scrape() -> Telemetry {
 
 fn record_one_of_each(t: &Telemetry) {
     let m = &t.metrics;
-    m.record_embed("openai", "test-model", Duration::from_millis(7), 3, Outcome::Ok);
+    m.record_embed(
+        "openai",
+        "test-model",
+        Duration::from_millis(7),
+        3,
+        Outcome::Ok,
+    );
     m.record_faiss_search(FaissImpl::Ann, Duration::from_millis(2));
     m.record_faiss_search(FaissImpl::AnnRefine, Duration::from_millis(4));
     m.record_duckdb(Duration::from_micros(800));
@@ -34,7 +42,9 @@ fn record_one_of_each(t: &Telemetry) {
 }
 
 async fn scrape(addr: SocketAddr) -> (u16, String, String) {
-    let resp = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    let resp = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let ctype = resp
         .headers()
@@ -50,7 +60,11 @@ fn bucket_bounds(text: &str, metric: &str, series_filter: &str) -> Vec<f64> {
         .filter(|l| l.starts_with(&format!("{metric}_bucket{{")) && l.contains(series_filter))
         .map(|l| {
             let le = l.split("le=\"").nth(1).unwrap().split('"').next().unwrap();
-            if le == "+Inf" { f64::INFINITY } else { le.parse::<f64>().unwrap() }
+            if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse::<f64>().unwrap()
+            }
         })
         .collect()
 }
@@ -81,17 +95,36 @@ async fn scrape_over_http_has_the_contract() {
     for (metric, filter) in [
         ("codeintel_embed_latency_seconds", ""),
         ("codeintel_faiss_search_latency_seconds", "impl=\"ann\""),
-        ("codeintel_faiss_search_latency_seconds", "impl=\"ann+refine\""),
+        (
+            "codeintel_faiss_search_latency_seconds",
+            "impl=\"ann+refine\"",
+        ),
         ("codeintel_duckdb_execute_seconds", ""),
     ] {
-        assert_eq!(bucket_bounds(&text, metric, filter), expected, "{metric} {filter}");
-        assert!(text.contains(&format!("# TYPE {metric} histogram")), "{metric}");
+        assert_eq!(
+            bucket_bounds(&text, metric, filter),
+            expected,
+            "{metric} {filter}"
+        );
+        assert!(
+            text.contains(&format!("# TYPE {metric} histogram")),
+            "{metric}"
+        );
     }
     let embed_labels = label_names(&text, "codeintel_embed_latency_seconds_count");
-    assert!(embed_labels.contains("client") && embed_labels.contains("model"), "{embed_labels:?}");
+    assert!(
+        embed_labels.contains("client") && embed_labels.contains("model"),
+        "{embed_labels:?}"
+    );
     let gating = label_names(&text, "codeintel_gating_decisions_total");
-    assert!(gating.contains("class") && gating.contains("rm3"), "{gating:?}");
-    assert!(text.contains("# TYPE codeintel_gating_decisions_total counter"), "{text}");
+    assert!(
+        gating.contains("class") && gating.contains("rm3"),
+        "{gating:?}"
+    );
+    assert!(
+        text.contains("# TYPE codeintel_gating_decisions_total counter"),
+        "{text}"
+    );
     assert!(text.contains("codeintel_gating_rrf_k_count"), "{text}");
     assert!(text.contains("codeintel_query_ambiguity_count"), "{text}");
     assert!(text.contains("codeintel_embed_batch_size_sum"), "{text}");
@@ -140,16 +173,26 @@ async fn promtool_accepts_the_scrape() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "promtool failed:\n{report}\n--- scrape ---\n{text}");
-    assert!(report.trim().is_empty(), "promtool reported problems:\n{report}");
+    assert!(
+        out.status.success(),
+        "promtool failed:\n{report}\n--- scrape ---\n{text}"
+    );
+    assert!(
+        report.trim().is_empty(),
+        "promtool reported problems:\n{report}"
+    );
 }
 
 fn which(name: &str) -> Option<std::path::PathBuf> {
@@ -176,11 +219,18 @@ fn log_record_shares_the_trace_of_its_span() {
         .iter()
         .find(|l| format!("{:?}", l.record.body()).contains("hydrated"))
         .expect("the log record was exported");
-    let tc = record.record.trace_context().expect("the record carries trace context");
+    let tc = record
+        .record
+        .trace_context()
+        .expect("the record carries trace context");
     assert_eq!(tc.trace_id, trace_id);
     assert_eq!(tc.span_id, span_id);
     let spans = testing::finished_spans(&t);
-    assert!(spans.iter().any(|s| s.name == "hydrate" && s.span_context.trace_id() == trace_id));
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "hydrate" && s.span_context.trace_id() == trace_id)
+    );
 }
 
 #[test]
@@ -212,7 +262,10 @@ fn server_binary_refuses_to_start_without_its_scrape_port() {
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .output()
         .unwrap();
-    assert!(!out.status.success(), "must not run without its metrics listener");
+    assert!(
+        !out.status.success(),
+        "must not run without its metrics listener"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
 }
@@ -225,7 +278,9 @@ fn unreachable_otlp_endpoint_neither_crashes_nor_blocks() {
     let endpoint = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     let t = Telemetry::build(&TelemetryConfig {
-        traces: Export::Otlp { endpoint: endpoint.clone() },
+        traces: Export::Otlp {
+            endpoint: endpoint.clone(),
+        },
         logs: Export::Otlp { endpoint },
         stderr_logs: false,
         export_timeout: Duration::from_millis(500),
@@ -242,5 +297,9 @@ fn unreachable_otlp_endpoint_neither_crashes_nor_blocks() {
     let started = std::time::Instant::now();
     t.flush();
     drop(t);
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }

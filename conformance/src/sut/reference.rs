@@ -97,10 +97,12 @@ impl ReferenceSut {
         }
         self.telemetry = Some(telemetry);
 
-        let (provider, registry, metrics) = meter_provider_with_registry(telemetry.resource.clone())
-            .map_err(|e| SutError::Other(e.to_string()))?;
+        let (provider, registry, metrics) =
+            meter_provider_with_registry(telemetry.resource.clone())
+                .map_err(|e| SutError::Other(e.to_string()))?;
         let scrape_addr = SocketAddr::new(env.prometheus_addr, env.prometheus_port);
-        let scrape = ScrapeListener::start(scrape_addr, registry).map_err(|e| SutError::Other(e.to_string()))?;
+        let scrape = ScrapeListener::start(scrape_addr, registry)
+            .map_err(|e| SutError::Other(e.to_string()))?;
         self.scrape = Some(scrape);
         self.meter_provider = Some(provider);
 
@@ -118,7 +120,8 @@ impl ReferenceSut {
         oc.max_retries = config.embed_retries;
         oc.batch_size = config.embed_batch;
         oc.max_concurrency = config.embed_concurrency;
-        let embedder = OpenAiEmbedder::new(oc, metrics.clone()).map_err(|e| SutError::Other(e.to_string()))?;
+        let embedder =
+            OpenAiEmbedder::new(oc, metrics.clone()).map_err(|e| SutError::Other(e.to_string()))?;
         let embedder: std::sync::Arc<dyn Embedder> = std::sync::Arc::new(embedder);
         let server = serve::start(config, metrics, Some(embedder))
             .await
@@ -228,7 +231,8 @@ fn span_record(s: &opentelemetry_sdk::trace::SpanData, resource: &Attributes) ->
     SpanRecord {
         trace_id: s.span_context.trace_id().to_string(),
         span_id: s.span_context.span_id().to_string(),
-        parent_span_id: (parent != opentelemetry::trace::SpanId::INVALID).then(|| parent.to_string()),
+        parent_span_id: (parent != opentelemetry::trace::SpanId::INVALID)
+            .then(|| parent.to_string()),
         name: s.name.to_string(),
         kind: match s.span_kind {
             OtelKind::Internal => SpanKind::Internal,
@@ -274,7 +278,11 @@ fn log_record(l: &opentelemetry_sdk::logs::in_memory_exporter::LogDataWithResour
         span_id: tc.map(|t| t.span_id.to_string()),
         severity_text: l.record.severity_text().map(ToOwned::to_owned),
         severity_number: l.record.severity_number().map(|s| s as i32),
-        body: l.record.body().map(|b| any_value(b).to_string()).unwrap_or_default(),
+        body: l
+            .record
+            .body()
+            .map(|b| any_value(b).to_string())
+            .unwrap_or_default(),
         attributes: l
             .record
             .attributes_iter()

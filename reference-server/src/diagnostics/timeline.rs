@@ -91,7 +91,12 @@ impl Timeline {
 
     /// Records an error in `stage`.
     pub fn error(&self, stage: &str, message: &str) {
-        self.push(stage, "error", None, serde_json::json!({ "message": message }));
+        self.push(
+            stage,
+            "error",
+            None,
+            serde_json::json!({ "message": message }),
+        );
     }
 
     /// The events so far.
@@ -174,7 +179,11 @@ impl RunStore {
     /// Keeps `run`, evicting the oldest beyond capacity.
     pub fn insert(&self, run: RunRecord) {
         let mut inner = lock(&self.inner);
-        if inner.runs.insert(run.trace_id.clone(), run.clone()).is_none() {
+        if inner
+            .runs
+            .insert(run.trace_id.clone(), run.clone())
+            .is_none()
+        {
             inner.order.push_back(run.trace_id);
         }
         while inner.order.len() > self.capacity {
@@ -213,10 +222,19 @@ mod tests {
             g.fail("catalog gone");
         }
         let ev = t.events();
-        let kinds: Vec<_> = ev.iter().map(|e| format!("{}:{}", e.stage, e.kind)).collect();
+        let kinds: Vec<_> = ev
+            .iter()
+            .map(|e| format!("{}:{}", e.stage, e.kind))
+            .collect();
         assert_eq!(
             kinds,
-            ["fuse:start", "fuse:end", "hydrate:start", "hydrate:error", "hydrate:end"]
+            [
+                "fuse:start",
+                "fuse:end",
+                "hydrate:start",
+                "hydrate:error",
+                "hydrate:end"
+            ]
         );
         assert_eq!(ev[1].detail["n"], 3);
         assert!(ev[1].duration_ms.is_some());

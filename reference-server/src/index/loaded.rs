@@ -40,17 +40,17 @@ pub enum LoadError {
     #[error("version {version}: {source}")]
     Catalog {
         version: String,
-        source: CatalogError,
+        source: Box<CatalogError>,
     },
     #[error("version {version}: {source}")]
     Dense {
         version: String,
-        source: DenseError,
+        source: Box<DenseError>,
     },
     #[error("version {version}: {source}")]
     Sparse {
         version: String,
-        source: SparseError,
+        source: Box<SparseError>,
     },
 }
 
@@ -58,17 +58,20 @@ pub enum LoadError {
 pub fn load_version(dir: &Path, metrics: &Metrics) -> Result<LoadedIndex, LoadError> {
     let manifest = read_manifest(dir)?;
     let version = manifest.version.clone();
-    let catalog = Catalog::open_read_only(&dir.join(CATALOG_FILE), metrics.clone()).map_err(|source| {
-        LoadError::Catalog {
-            version: version.clone(),
-            source,
-        }
-    })?;
+    let catalog =
+        Catalog::open_read_only(&dir.join(CATALOG_FILE), metrics.clone()).map_err(|source| {
+            LoadError::Catalog {
+                version: version.clone(),
+                source: Box::new(source),
+            }
+        })?;
     let dense = if manifest.dense.present {
         Some(
-            DenseIndex::load(&dir.join(DENSE_DIR), metrics.clone()).map_err(|source| LoadError::Dense {
-                version: version.clone(),
-                source,
+            DenseIndex::load(&dir.join(DENSE_DIR), metrics.clone()).map_err(|source| {
+                LoadError::Dense {
+                    version: version.clone(),
+                    source: Box::new(source),
+                }
             })?,
         )
     } else {
@@ -76,7 +79,7 @@ pub fn load_version(dir: &Path, metrics: &Metrics) -> Result<LoadedIndex, LoadEr
     };
     let sparse = SparseIndex::open(&dir.join(SPARSE_DIR)).map_err(|source| LoadError::Sparse {
         version: version.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(LoadedIndex {
         version,

@@ -338,13 +338,12 @@ impl DataDir {
         let _ = lock;
         let versions = self.versions()?;
         let chosen = if let Some(t) = target {
-            versions
-                .into_iter()
-                .find(|v| v.name == t)
-                .ok_or_else(|| PublishError::UnknownVersion {
+            versions.into_iter().find(|v| v.name == t).ok_or_else(|| {
+                PublishError::UnknownVersion {
                     data: self.root.clone(),
                     version: t.to_owned(),
-                })?
+                }
+            })?
         } else {
             let pos = versions.iter().position(|v| v.current).ok_or_else(|| {
                 PublishError::NoRollback {
@@ -450,7 +449,10 @@ mod tests {
         let data = DataDir::open(tmp.path()).unwrap();
         let _held = data.lock().unwrap();
         let e = data.lock().unwrap_err().to_string();
-        assert!(e.contains("another `codeintel-server index` is running"), "{e}");
+        assert!(
+            e.contains("another `codeintel-server index` is running"),
+            "{e}"
+        );
         assert!(e.contains("pid"), "{e}");
     }
 
@@ -464,7 +466,12 @@ mod tests {
             let m = manifest(&s.version);
             data.publish(&lock, s, &m).unwrap();
         }
-        let names: Vec<_> = data.versions().unwrap().into_iter().map(|v| v.name).collect();
+        let names: Vec<_> = data
+            .versions()
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
         assert_eq!(names.len(), KEEP_VERSIONS);
         assert_eq!(names.last().map(String::as_str), Some("v000008"));
     }

@@ -179,9 +179,10 @@ impl Metrics {
 
     /// One FAISS search call.
     pub fn record_faiss_search(&self, imp: FaissImpl, elapsed: Duration) {
-        self.inner
-            .faiss_search_latency
-            .record(elapsed.as_secs_f64(), &[KeyValue::new("impl", imp.as_str())]);
+        self.inner.faiss_search_latency.record(
+            elapsed.as_secs_f64(),
+            &[KeyValue::new("impl", imp.as_str())],
+        );
     }
 
     /// One DuckDB statement.
@@ -328,12 +329,16 @@ fn serve_scrapes(
         .enable_all()
         .build()
     else {
-        eprintln!("prometheus scrape listener: cannot build its runtime; no scrapes will be served");
+        eprintln!(
+            "prometheus scrape listener: cannot build its runtime; no scrapes will be served"
+        );
         return;
     };
     rt.block_on(async move {
         let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-            eprintln!("prometheus scrape listener: cannot register its socket; no scrapes will be served");
+            eprintln!(
+                "prometheus scrape listener: cannot register its socket; no scrapes will be served"
+            );
             return;
         };
         let app = axum::Router::new().route(
@@ -364,7 +369,14 @@ fn serve_scrapes(
 /// contract's instruments declared on it. Used by `init_otel` and by tests.
 pub fn meter_provider_with_registry(
     resource: opentelemetry_sdk::Resource,
-) -> Result<(opentelemetry_sdk::metrics::SdkMeterProvider, PromRegistry, Metrics), ExporterError> {
+) -> Result<
+    (
+        opentelemetry_sdk::metrics::SdkMeterProvider,
+        PromRegistry,
+        Metrics,
+    ),
+    ExporterError,
+> {
     let parts = prometheus_parts()?;
     let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_resource(resource)
@@ -380,8 +392,7 @@ mod tests {
 
     fn recorded() -> String {
         let (provider, registry, m) =
-            meter_provider_with_registry(opentelemetry_sdk::Resource::builder().build())
-                .unwrap();
+            meter_provider_with_registry(opentelemetry_sdk::Resource::builder().build()).unwrap();
         m.record_embed("test", "m", Duration::from_millis(3), 4, Outcome::Ok);
         m.record_faiss_search(FaissImpl::Ann, Duration::from_millis(2));
         m.record_faiss_search(FaissImpl::AnnRefine, Duration::from_millis(2));

@@ -146,11 +146,12 @@ pub fn prometheus_addr_from_env() -> Result<SocketAddr, TelemetryError> {
         why: format!("{e}; expected a port number (0 picks a free one)"),
     })?;
     // PROMETHEUS_ADDR may be a bare host or host:port.
-    let candidate = if host.contains(':') && !host.starts_with('[') && host.parse::<SocketAddr>().is_ok() {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
+    let candidate =
+        if host.contains(':') && !host.starts_with('[') && host.parse::<SocketAddr>().is_ok() {
+            host.clone()
+        } else {
+            format!("{host}:{port}")
+        };
     candidate.parse().map_err(|e| TelemetryError::Env {
         var: "PROMETHEUS_ADDR",
         value: host,
@@ -167,14 +168,14 @@ impl TelemetryConfig {
     pub fn from_env() -> Result<Self, TelemetryError> {
         let sdk_disabled = env_flag("OTEL_SDK_DISABLED")?;
         let endpoint = non_empty_env("OTEL_EXPORTER_OTLP_ENDPOINT");
-        if let Some(p) = non_empty_env("OTEL_EXPORTER_OTLP_PROTOCOL") {
-            if p != "http/protobuf" {
-                return Err(TelemetryError::Env {
-                    var: "OTEL_EXPORTER_OTLP_PROTOCOL",
-                    value: p,
-                    why: "this server exports OTLP over http/protobuf only".into(),
-                });
-            }
+        if let Some(p) = non_empty_env("OTEL_EXPORTER_OTLP_PROTOCOL")
+            && p != "http/protobuf"
+        {
+            return Err(TelemetryError::Env {
+                var: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                value: p,
+                why: "this server exports OTLP over http/protobuf only".into(),
+            });
         }
         let signal = |var: &'static str| -> Result<Export, TelemetryError> {
             let choice = non_empty_env(var).unwrap_or_else(|| "otlp".to_owned());
@@ -232,7 +233,10 @@ pub fn resource(cfg: &TelemetryConfig) -> Resource {
         .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
     Resource::builder()
         .with_service_name(name)
-        .with_attribute(KeyValue::new("service.version", cfg.service_version.clone()))
+        .with_attribute(KeyValue::new(
+            "service.version",
+            cfg.service_version.clone(),
+        ))
         .build()
 }
 
@@ -383,8 +387,8 @@ impl Telemetry {
                         endpoint: url.clone(),
                         why: e.to_string(),
                     })?;
-                tracer_builder =
-                    tracer_builder.with_batch_exporter(ReportFailures::new(exporter, "traces", url));
+                tracer_builder = tracer_builder
+                    .with_batch_exporter(ReportFailures::new(exporter, "traces", url));
             }
         }
         let tracer_provider = tracer_builder.build();
@@ -496,7 +500,10 @@ impl Telemetry {
                 .compact()
                 .with_filter(filter(&logs_base))
         });
-        tracing_subscriber::registry().with(spans).with(logs).with(fmt)
+        tracing_subscriber::registry()
+            .with(spans)
+            .with(logs)
+            .with(fmt)
     }
 
     /// Installs this telemetry as the process's: the global `tracing`
@@ -507,7 +514,9 @@ impl Telemetry {
         opentelemetry::global::set_text_map_propagator(
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),
         );
-        Ok(TelemetryGuard { telemetry: Some(self) })
+        Ok(TelemetryGuard {
+            telemetry: Some(self),
+        })
     }
 
     /// Flushes spans and logs now (tests, end of a CLI command).
@@ -566,8 +575,14 @@ mod tests {
 
     #[test]
     fn otlp_paths_are_appended_once() {
-        assert_eq!(otlp_url("http://h:4318", "v1/traces"), "http://h:4318/v1/traces");
-        assert_eq!(otlp_url("http://h:4318/", "v1/logs"), "http://h:4318/v1/logs");
+        assert_eq!(
+            otlp_url("http://h:4318", "v1/traces"),
+            "http://h:4318/v1/traces"
+        );
+        assert_eq!(
+            otlp_url("http://h:4318/", "v1/logs"),
+            "http://h:4318/v1/logs"
+        );
     }
 
     #[test]
@@ -577,9 +592,15 @@ mod tests {
             ..TelemetryConfig::default()
         };
         let r = resource(&cfg);
-        let get = |k: &'static str| r.get(&opentelemetry::Key::from_static_str(k)).map(|v| v.to_string());
+        let get = |k: &'static str| {
+            r.get(&opentelemetry::Key::from_static_str(k))
+                .map(|v| v.to_string())
+        };
         assert_eq!(get("service.name").as_deref(), Some("svc-under-test"));
-        assert_eq!(get("service.version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            get("service.version").as_deref(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
     }
 
     #[test]

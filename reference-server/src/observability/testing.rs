@@ -80,7 +80,9 @@ pub fn spans_of_trace(t: &Telemetry, trace_id: &str) -> Vec<SpanData> {
 }
 
 /// Emitted log records so far: (body, trace id, span id) for quick checks.
-pub fn emitted_logs(t: &Telemetry) -> Vec<opentelemetry_sdk::logs::in_memory_exporter::LogDataWithResource> {
+pub fn emitted_logs(
+    t: &Telemetry,
+) -> Vec<opentelemetry_sdk::logs::in_memory_exporter::LogDataWithResource> {
     t.flush();
     t.memory_logs
         .as_ref()

@@ -104,7 +104,9 @@ pub struct SearchOutcome {
 /// Why a search could not answer at all.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    #[error("no index is loaded yet; wait until /readyz answers 200 (or run `codeintel-server index`)")]
+    #[error(
+        "no index is loaded yet; wait until /readyz answers 200 (or run `codeintel-server index`)"
+    )]
     NotReady,
     #[error("the query is empty; send a non-empty `query`")]
     EmptyQuery,
@@ -301,14 +303,16 @@ impl Engine {
             stage.detail(serde_json::json!({
                 "dense_hits": dense.hits.len(), "sparse_hits": sparse.hits.len(),
             }));
-            if dense.hits.is_empty() && sparse.hits.is_empty() {
-                if let (Some(d), Some(s)) = (&dense.error, &sparse.error) {
-                    stage.fail(format!("dense: {d}; sparse: {s}"));
-                    return Err(SearchError::NoChannel {
-                        dense: d.clone(),
-                        sparse: s.clone(),
-                    });
-                }
+            if let (true, Some(d), Some(s)) = (
+                dense.hits.is_empty() && sparse.hits.is_empty(),
+                &dense.error,
+                &sparse.error,
+            ) {
+                stage.fail(format!("dense: {d}; sparse: {s}"));
+                return Err(SearchError::NoChannel {
+                    dense: d.clone(),
+                    sparse: s.clone(),
+                });
             }
             (dense, sparse)
         };
@@ -430,7 +434,10 @@ impl Engine {
             timeline.note("dense", "skipped", serde_json::json!({ "reason": why }));
             return ChannelResult::degraded(
                 "dense_missing",
-                format!("dense channel missing in index {}: {why}; re-run `codeintel-server index` with CODEINTEL_VLLM_URL set", index.version),
+                format!(
+                    "dense channel missing in index {}: {why}; re-run `codeintel-server index` with CODEINTEL_VLLM_URL set",
+                    index.version
+                ),
             );
         }
         let Some(embedder) = self.embedder.clone() else {
@@ -449,7 +456,9 @@ impl Engine {
                 return ChannelResult::degraded("dense_unavailable", msg);
             }
             Err(e) => {
-                let msg = format!("embedding the query failed: {e}; answered from the sparse channel only");
+                let msg = format!(
+                    "embedding the query failed: {e}; answered from the sparse channel only"
+                );
                 stage.fail(msg.clone());
                 return ChannelResult::degraded("dense_unavailable", msg);
             }
@@ -500,29 +509,35 @@ impl Engine {
         let idx = Arc::clone(index);
         let q = query.to_owned();
         let rm3 = decision.rm3;
-        let span = tracing::info_span!("sparse.search", rm3 = rm3, expansion.terms = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "sparse.search",
+            rm3 = rm3,
+            expansion.terms = tracing::field::Empty
+        );
         let result = tokio::task::spawn_blocking({
             let span = span.clone();
             move || {
-                span.in_scope(|| -> Result<(Vec<(String, f32)>, usize), sparse::SparseError> {
-                    let first = idx.sparse.search(&q, candidates)?;
-                    if !rm3 || first.is_empty() {
-                        return Ok((first, 0));
-                    }
-                    // RM3-style expansion: feedback from the top documents.
-                    let feedback_ids: Vec<String> =
-                        first.iter().take(5).map(|(id, _)| id.clone()).collect();
-                    let feedback = idx.sparse.doc_tokens(&feedback_ids)?;
-                    let query_tokens = sparse::code_tokens(&q);
-                    let extra = gating::expansion_terms(&query_tokens, &feedback, 5);
-                    if extra.is_empty() {
-                        return Ok((first, 0));
-                    }
-                    let mut terms = query_tokens;
-                    let n = extra.len();
-                    terms.extend(extra);
-                    Ok((idx.sparse.search_terms(&terms, candidates)?, n))
-                })
+                span.in_scope(
+                    || -> Result<(Vec<(String, f32)>, usize), sparse::SparseError> {
+                        let first = idx.sparse.search(&q, candidates)?;
+                        if !rm3 || first.is_empty() {
+                            return Ok((first, 0));
+                        }
+                        // RM3-style expansion: feedback from the top documents.
+                        let feedback_ids: Vec<String> =
+                            first.iter().take(5).map(|(id, _)| id.clone()).collect();
+                        let feedback = idx.sparse.doc_tokens(&feedback_ids)?;
+                        let query_tokens = sparse::code_tokens(&q);
+                        let extra = gating::expansion_terms(&query_tokens, &feedback, 5);
+                        if extra.is_empty() {
+                            return Ok((first, 0));
+                        }
+                        let mut terms = query_tokens;
+                        let n = extra.len();
+                        terms.extend(extra);
+                        Ok((idx.sparse.search_terms(&terms, candidates)?, n))
+                    },
+                )
             }
         })
         .instrument(span.clone())
@@ -530,7 +545,8 @@ impl Engine {
         match result {
             Ok(Ok((hits, expanded))) => {
                 span.record("expansion.terms", expanded as i64);
-                stage.detail(serde_json::json!({ "hits": hits.len(), "expansion_terms": expanded }));
+                stage
+                    .detail(serde_json::json!({ "hits": hits.len(), "expansion_terms": expanded }));
                 ChannelResult::ok(hits)
             }
             Ok(Err(e)) => {

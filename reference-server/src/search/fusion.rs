@@ -277,8 +277,11 @@ mod tests {
         assert_eq!(Channel::Sparse.as_str(), "sparse");
     }
 
+    /// One generated channel: (is dense, weight, ranked hits).
+    type GenChannel = (bool, f64, Vec<(String, f32)>);
+
     /// Up to 3 channels of up to 12 hits drawn from 10 ids.
-    fn channels() -> impl Strategy<Value = Vec<(bool, f64, Vec<(String, f32)>)>> {
+    fn channels() -> impl Strategy<Value = Vec<GenChannel>> {
         proptest::collection::vec(
             (
                 any::<bool>(),
@@ -289,7 +292,7 @@ mod tests {
         )
     }
 
-    fn as_inputs(chs: &[(bool, f64, Vec<(String, f32)>)]) -> Vec<ChannelHits<'_>> {
+    fn as_inputs(chs: &[GenChannel]) -> Vec<ChannelHits<'_>> {
         chs.iter()
             .map(|(dense, w, h)| ChannelHits {
                 channel: if *dense {

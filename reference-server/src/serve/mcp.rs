@@ -972,6 +972,7 @@ fn open_file(root: &Path, a: &OpenFileArgs) -> Result<serde_json::Value, ToolErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn every_tool_has_an_object_schema_and_a_description() {
@@ -1041,7 +1042,7 @@ mod tests {
         let root = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::create_dir(root.join("src")).unwrap();
         let body = (1..=10).fold(String::new(), |mut acc, i| {
-            acc.push_str(&format!("line {i}\n"));
+            let _ = writeln!(acc, "line {i}");
             acc
         });
         std::fs::write(root.join("src/a.txt"), body).unwrap();

@@ -106,6 +106,7 @@ pub(super) fn markdown_segments(lines: &Lines<'_>, opts: &ChunkOptions) -> Vec<S
 mod tests {
     use super::super::test_support::{assert_covered, chunk, spans};
     use super::super::{ChunkOptions, chunk_file};
+    use std::fmt::Write as _;
 
     #[test]
     fn small_text_is_one_window() {
@@ -118,7 +119,10 @@ mod tests {
 
     #[test]
     fn long_text_is_windowed_with_overlap() {
-        let src: String = (1..=130).map(|i| format!("line {i}\n")).collect();
+        let src: String = (1..=130).fold(String::new(), |mut acc, i| {
+            let _ = writeln!(acc, "line {i}");
+            acc
+        });
         let out = chunk("notes.txt", &src);
         assert_eq!(
             spans(&out),

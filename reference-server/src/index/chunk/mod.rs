@@ -895,6 +895,7 @@ mod tests {
     use super::test_support::{assert_covered, chunk, spans};
     use super::*;
     use proptest::prelude::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn language_from_path() {
@@ -987,7 +988,7 @@ mod tests {
     fn long_definition_is_windowed_and_keeps_symbol() {
         let mut src = String::from("def big():\n");
         for i in 0..250 {
-            src.push_str(&format!("    x{i} = {i}\n"));
+            let _ = writeln!(src, "    x{i} = {i}");
         }
         let out = chunk("big.py", &src);
         let s = spans(&out);
