@@ -68,7 +68,13 @@ fn indexing(c: &mut Criterion) {
     std::fs::write(&path, python_file(1_000_000, 6)).expect("edit");
     let started = Instant::now();
     let inc = rt
-        .block_on(build::build(repo.path(), &dd2, Some(emb.clone()), &metrics, &opts))
+        .block_on(build::build(
+            repo.path(),
+            &dd2,
+            Some(emb.clone()),
+            &metrics,
+            &opts,
+        ))
         .expect("incremental build");
     println!(
         "index/incremental_one_changed_file: {:.2}s total; changed {} unchanged {}; embedded {} chunks; stages {:?}",
