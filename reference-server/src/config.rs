@@ -350,6 +350,29 @@ impl Config {
         Ok(config)
     }
 
+    /// Checks that the repository exists and is a folder. Commands that
+    /// index or serve call it before touching the data folder (whose default
+    /// lives inside the repository and would otherwise be created with it).
+    pub fn check_repo(&self) -> Result<(), ConfigError> {
+        match std::fs::metadata(&self.repo) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(invalid(
+                "repo (--repo / CODEINTEL_REPO)",
+                format!(
+                    "{} is a file, not a folder; pass the repository's root folder",
+                    self.repo.display()
+                ),
+            )),
+            Err(e) => Err(invalid(
+                "repo (--repo / CODEINTEL_REPO)",
+                format!(
+                    "{}: {e}; pass the path of an existing checkout",
+                    self.repo.display()
+                ),
+            )),
+        }
+    }
+
     /// Checks that serving on `http_addr` is safe: a non-loopback address
     /// needs a bearer token.
     pub fn check_bind(&self) -> Result<(), ConfigError> {
@@ -540,6 +563,26 @@ mod tests {
             Config::resolve(&ConfigArgs::default()),
             Err(ConfigError::MissingRepo)
         ));
+    }
+
+    #[test]
+    fn missing_or_file_repo_is_refused_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::resolve(&args(dir.path().join("nope").to_str().unwrap())).unwrap();
+        let e = c.check_repo().unwrap_err().to_string();
+        assert!(e.contains("CODEINTEL_REPO") && e.contains("nope"), "{e}");
+        assert!(!dir.path().join("nope").exists(), "nothing was created");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let c = Config::resolve(&args(file.to_str().unwrap())).unwrap();
+        assert!(
+            c.check_repo()
+                .unwrap_err()
+                .to_string()
+                .contains("is a file")
+        );
+        let c = Config::resolve(&args(dir.path().to_str().unwrap())).unwrap();
+        assert!(c.check_repo().is_ok());
     }
 
     #[test]

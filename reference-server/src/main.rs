@@ -111,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Index { no_progress } => {
             let cfg = Config::resolve(&cli.config)?;
+            cfg.check_repo()?;
             let guard = telemetry(false)?;
             let metrics = guard.metrics();
             let data = DataDir::open(&cfg.data)?;
@@ -128,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let cfg = Config::resolve(&cli.config)?;
+            cfg.check_repo()?;
             cfg.check_bind()?;
             let guard = telemetry(true)?;
             let metrics = guard.metrics();
@@ -153,6 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let cfg = Config::resolve(&cli.config)?;
+            cfg.check_repo()?;
             let explicit_port = std::env::var_os("PROMETHEUS_PORT").is_some();
             let guard = telemetry(explicit_port)?;
             let metrics = guard.metrics();

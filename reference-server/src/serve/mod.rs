@@ -437,6 +437,7 @@ pub async fn start(
     metrics: Metrics,
     embedder: Option<Arc<dyn Embedder>>,
 ) -> Result<RunningServer, ServeError> {
+    config.check_repo()?;
     config.check_bind()?;
     let addr = config.http_addr;
     let listener = tokio::net::TcpListener::bind(addr)
