@@ -193,8 +193,8 @@ fn env_secret(var: &str) -> Option<String> {
 
 impl Config {
     /// Resolves flags > environment (clap already merged those two) > TOML >
-    /// defaults, and validates the result. `need_repo` is false for commands
-    /// that only look at the data folder.
+    /// defaults, and validates each value. Whether the repository exists is
+    /// checked separately ([`Config::check_repo`]) by the commands that need it.
     pub fn resolve(args: &ConfigArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
             Some(path) => {

@@ -109,19 +109,12 @@ pub struct DataDir {
     root: PathBuf,
 }
 
-/// The exclusive right to build in a data folder; released on drop.
+/// The exclusive right to build in a data folder. The flock is released
+/// when the file closes (on drop); the LOCK file itself stays, its content
+/// (the holder's pid) is informational only.
 #[derive(Debug)]
 pub struct IndexLock {
     _file: File,
-    path: PathBuf,
-}
-
-impl Drop for IndexLock {
-    fn drop(&mut self) {
-        // The flock is released with the file; the file itself stays (its
-        // content is informational only).
-        let _ = &self.path;
-    }
 }
 
 /// A version being built.
@@ -208,7 +201,7 @@ impl DataDir {
         }
         file.set_len(0).map_err(io(&path))?;
         let _ = writeln!(file, "pid {}", std::process::id());
-        Ok(IndexLock { _file: file, path })
+        Ok(IndexLock { _file: file })
     }
 
     /// The name of the served version, if any.
