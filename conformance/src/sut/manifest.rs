@@ -278,11 +278,15 @@ impl SutManifest {
 }
 
 /// The folder a manifest's relative paths resolve against.
+/// The manifest's folder, made absolute: the SUT is spawned with its working
+/// dir set, so a relative program path would otherwise be resolved twice
+/// (`fixtures/suts/x/./run.sh` looked up from inside `fixtures/suts/x`).
 fn manifest_dir(path: &Path) -> PathBuf {
-    match path.parent() {
+    let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    }
+    };
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 /// `fixtures/suts/python-otel/sut.toml` → `python-otel`; `x/bad.toml` → `bad`.
@@ -325,6 +329,23 @@ mod tests {
 
     fn parse(text: &str) -> Result<SutManifest, ManifestError> {
         SutManifest::parse(text, Path::new("/suts/py/sut.toml"))
+    }
+
+    #[test]
+    fn a_relative_manifest_path_gives_absolute_program_and_dirs() {
+        let m = SutManifest::parse(
+            "command = [\"./run.sh\"]\nsource_dir = \"src\"",
+            Path::new("fixtures/suts/py/sut.toml"),
+        )
+        .unwrap();
+        assert!(Path::new(&m.program).is_absolute(), "{}", m.program);
+        assert!(
+            m.program.ends_with("fixtures/suts/py/./run.sh"),
+            "{}",
+            m.program
+        );
+        assert!(m.working_dir.is_absolute());
+        assert!(m.source_dir.unwrap().is_absolute());
     }
 
     #[test]
