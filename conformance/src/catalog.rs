@@ -37,7 +37,7 @@ pub struct Requirement {
     /// `MET-001`, …: stable, never reused.
     pub id: &'static str,
     pub level: Level,
-    /// `MET`, `TRC`, `LOG`, `API`, `RUN` or `LNT`.
+    /// `MET`, `TRC`, `LOG`, `API`, `RUN`, `LNT` or `MCP`.
     pub group: &'static str,
     pub title: &'static str,
     /// How it is checked (the "Checked" section of `REQUIREMENTS.md`, short).
@@ -45,17 +45,18 @@ pub struct Requirement {
 }
 
 /// The groups, in report order, with their headings.
-pub const GROUPS: [(&str, &str); 6] = [
+pub const GROUPS: [(&str, &str); 7] = [
     ("MET", "Metrics"),
     ("TRC", "Traces"),
     ("LOG", "Logs"),
     ("API", "API and behaviour"),
     ("RUN", "Run diagnostics"),
     ("LNT", "Source lint"),
+    ("MCP", "Official MCP conformance suite"),
 ];
 
 /// Version of this catalog (see "Changes" in `REQUIREMENTS.md`).
-pub const VERSION: &str = "v1";
+pub const VERSION: &str = "v2";
 
 /// The prose catalog, for `explain`.
 pub const REQUIREMENTS_MD: &str = include_str!("../REQUIREMENTS.md");
@@ -78,7 +79,7 @@ const fn req(
 
 use Level::{Must, Should};
 
-static ALL: [Requirement; 30] = [
+static ALL: [Requirement; 36] = [
     req(
         "MET-001",
         Must,
@@ -307,6 +308,52 @@ static ALL: [Requirement; 30] = [
         "LNT",
         "No hand-made /metrics route",
         "codeintel-lint reported no LNT-003 finding (skipped without --source).",
+    ),
+    req(
+        "MCP-001",
+        Must,
+        "MCP",
+        "Official MCP suite: server-initialize passes",
+        "The official MCP conformance suite's server-initialize scenario, run against /mcp after \
+         the drive, reported no FAILURE check (skipped when the suite is not installed).",
+    ),
+    req(
+        "MCP-002",
+        Must,
+        "MCP",
+        "Official MCP suite: ping passes",
+        "The official MCP conformance suite's ping scenario reported no FAILURE check.",
+    ),
+    req(
+        "MCP-003",
+        Must,
+        "MCP",
+        "Official MCP suite: tools-list passes",
+        "The official MCP conformance suite's tools-list scenario reported no FAILURE check.",
+    ),
+    req(
+        "MCP-004",
+        Must,
+        "MCP",
+        "Official MCP suite: server-session-lifecycle passes",
+        "The official MCP conformance suite's server-session-lifecycle scenario reported no \
+         FAILURE check (a stateless server, which issues no session id, is skipped).",
+    ),
+    req(
+        "MCP-005",
+        Must,
+        "MCP",
+        "Official MCP suite: dns-rebinding-protection passes",
+        "The official MCP conformance suite's dns-rebinding-protection scenario reported no \
+         FAILURE check: a foreign Host/Origin is refused with a 4xx, localhost ones are accepted.",
+    ),
+    req(
+        "MCP-006",
+        Should,
+        "MCP",
+        "Official MCP suite: http-header-validation passes",
+        "The official MCP conformance suite's http-header-validation scenario (Mcp-Method and \
+         Mcp-Name headers, draft spec) reported no FAILURE check.",
     ),
 ];
 

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use futures::StreamExt as _;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, MetaObject,
@@ -28,9 +29,10 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::mcp_suite::{self, McpSuiteSetting};
 use crate::observe::{
-    HttpExchange, LintFinding, LintOutcome, McpExchange, Observations, PhaseTiming, Scrape,
-    ToolRun, steps,
+    HttpExchange, LintFinding, LintOutcome, McpExchange, McpSuiteOutcome, McpSuiteState,
+    Observations, PhaseTiming, Scrape, ToolRun, steps,
 };
 use crate::peers::Peers;
 use crate::peers::embeddings::{EmbeddingsConfig, Mode};
@@ -83,6 +85,15 @@ pub struct DriveConfig {
     pub max_consecutive_timeouts: u32,
     /// Run `promtool check metrics` when it is on `PATH`.
     pub promtool: bool,
+    /// The official MCP conformance suite, run against `/mcp` after the
+    /// drive while the SUT is still up (MCP-*). [`DriveConfig::new`] leaves
+    /// it unconfigured; the CLI sets it from `--mcp-suite` / `CODEINTEL_MCP_SUITE`
+    /// / the cache (see [`crate::mcp_suite::locate`]).
+    pub mcp_suite: McpSuiteSetting,
+    /// Deadline of one scenario of the MCP suite (killed then).
+    pub mcp_scenario_timeout: Duration,
+    /// Scenarios of the MCP suite run at once (each is one Node process).
+    pub mcp_parallel: usize,
 }
 
 /// The workspace root, as known when the harness was built.
@@ -114,6 +125,9 @@ impl DriveConfig {
             cardinality_searches: 20,
             max_consecutive_timeouts: 3,
             promtool: true,
+            mcp_suite: McpSuiteSetting::NotConfigured,
+            mcp_scenario_timeout: mcp_suite::DEFAULT_SCENARIO_TIMEOUT,
+            mcp_parallel: 2,
         }
     }
 
@@ -286,6 +300,15 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
     }
     push_phase(&mut obs, "drive", phase_drive);
 
+    // the official MCP conformance suite, while the SUT is still up
+    if obs.startup.ready {
+        let phase = Instant::now();
+        obs.mcp_suite = run_mcp_suite(cfg, &format!("{}/mcp", env.http_base())).await;
+        if obs.mcp_suite.state == McpSuiteState::Ran {
+            push_phase(&mut obs, "mcp_suite", phase);
+        }
+    }
+
     // collect
     let phase = Instant::now();
     sut.stop().await;
@@ -303,6 +326,42 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
     push_phase(&mut obs, "collect", phase);
     drop(data);
     obs
+}
+
+/// Runs every scenario of [`mcp_suite::SCENARIOS`] against `url`,
+/// `cfg.mcp_parallel` at a time, each bounded by `cfg.mcp_scenario_timeout`;
+/// the results keep the catalog's order.
+pub async fn run_mcp_suite(cfg: &DriveConfig, url: &str) -> McpSuiteOutcome {
+    let suite = match &cfg.mcp_suite {
+        McpSuiteSetting::Installed(suite) => suite,
+        McpSuiteSetting::Missing(why) => {
+            return McpSuiteOutcome {
+                state: McpSuiteState::NotInstalled,
+                note: why.clone(),
+                scenarios: Vec::new(),
+            };
+        }
+        McpSuiteSetting::NotConfigured => {
+            return McpSuiteOutcome {
+                state: McpSuiteState::NotInstalled,
+                note: "no suite configured for this drive".to_owned(),
+                scenarios: Vec::new(),
+            };
+        }
+    };
+    let scenarios: Vec<_> = futures::stream::iter(mcp_suite::SCENARIOS)
+        .map(|(_, scenario)| {
+            tracing::debug!(scenario, url, "running the official MCP conformance suite");
+            suite.run_scenario(url, scenario, cfg.mcp_scenario_timeout)
+        })
+        .buffered(cfg.mcp_parallel.max(1))
+        .collect()
+        .await;
+    McpSuiteOutcome {
+        state: McpSuiteState::Ran,
+        note: suite.describe(),
+        scenarios,
+    }
 }
 
 fn push_phase(obs: &mut Observations, phase: &str, since: Instant) {

@@ -1,8 +1,10 @@
-//! codeintel conformance: start peers → start SUT → drive → observe → check → report.
+//! codeintel conformance: start peers → start SUT → drive → official MCP suite → observe →
+//! check → report.
 
 pub mod catalog;
 pub mod checks;
 pub mod drive;
+pub mod mcp_suite;
 pub mod observe;
 pub mod peers;
 pub mod report;

@@ -78,6 +78,9 @@ struct RunArgs {
     /// Write everything observed (the raw model the checks judge) as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     save_observations: Option<PathBuf>,
+    /// The official MCP conformance suite's folder (from scripts/setup-node.sh; default: $CODEINTEL_MCP_SUITE, else ${CODEINTEL_CACHE:-~/.cache/codeintel}/mcp-suite when present).
+    #[arg(long, value_name = "DIR")]
+    mcp_suite: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +97,9 @@ struct MatrixArgs {
     /// Deadline for start-up and readiness, in seconds.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_secs: Option<u64>,
+    /// The official MCP conformance suite's folder (from scripts/setup-node.sh; default: $CODEINTEL_MCP_SUITE, else ${CODEINTEL_CACHE:-~/.cache/codeintel}/mcp-suite when present).
+    #[arg(long, value_name = "DIR")]
+    mcp_suite: Option<PathBuf>,
 }
 
 /// A failure of the harness itself (exit 2).
@@ -184,12 +190,16 @@ fn target(
     })
 }
 
-fn drive_config(timeout: Option<Duration>) -> DriveConfig {
-    let cfg = DriveConfig::new(&workspace_root());
-    match timeout {
+fn drive_config(
+    timeout: Option<Duration>,
+    mcp_suite: Option<&Path>,
+) -> Result<DriveConfig, HarnessError> {
+    let mut cfg = DriveConfig::new(&workspace_root());
+    cfg.mcp_suite = codeintel_conformance::mcp_suite::locate(mcp_suite)?;
+    Ok(match timeout {
         Some(t) => cfg.with_timeout(t),
         None => cfg,
-    }
+    })
 }
 
 /// Drive, lint and judge one target.
@@ -251,7 +261,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         Some(path) => Some(ExpectedFailures::load(path)?),
         None => None,
     };
-    let cfg = drive_config(timeout);
+    let cfg = drive_config(timeout, args.mcp_suite.as_deref())?;
     let name = target.sut.info().name;
     eprintln!("codeintel-conformance: driving `{name}` …");
 
@@ -282,6 +292,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         .map(|p| format!("{} {} ms", p.phase, p.millis))
         .collect();
     eprintln!("codeintel-conformance: wall time: {}", phases.join(", "));
+    eprintln!("codeintel-conformance: {}", mcp_suite_line(&obs));
 
     match args.json.as_deref() {
         Some("-") => println!("{}", report::json::render(&results, &ctx)),
@@ -314,6 +325,22 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         return Ok(2);
     }
     Ok(u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1))
+}
+
+/// What became of the official MCP suite, in one line.
+fn mcp_suite_line(obs: &Observations) -> String {
+    use codeintel_conformance::observe::McpSuiteState;
+    match obs.mcp_suite.state {
+        McpSuiteState::Ran => format!(
+            "official MCP suite: {} scenario(s) with {}",
+            obs.mcp_suite.scenarios.len(),
+            obs.mcp_suite.note
+        ),
+        McpSuiteState::NotInstalled => {
+            format!("official MCP suite not installed: {}", obs.mcp_suite.note)
+        }
+        McpSuiteState::NotRun => "official MCP suite not run: the SUT was not up".to_owned(),
+    }
 }
 
 fn render_list() -> String {
@@ -358,7 +385,7 @@ struct Column {
 
 async fn matrix(args: MatrixArgs) -> Result<u8, HarnessError> {
     let timeout = args.timeout_secs.map(Duration::from_secs);
-    let cfg = drive_config(timeout);
+    let cfg = drive_config(timeout, args.mcp_suite.as_deref())?;
     let mut columns = Vec::new();
     for entry in &args.manifests {
         let reference = entry == "reference";

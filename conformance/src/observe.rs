@@ -81,6 +81,10 @@ pub struct Observations {
     pub phases: Vec<PhaseTiming>,
     /// Source lint results, when `--source DIR` was given.
     pub lint: Option<LintOutcome>,
+    /// The official MCP conformance suite's scenarios, run against `/mcp`
+    /// after the drive (MCP-*).
+    #[serde(default)]
+    pub mcp_suite: McpSuiteOutcome,
     /// Things the harness could not do (it could not judge what depends on them).
     pub harness_errors: Vec<String>,
 }
@@ -320,6 +324,70 @@ pub struct EmbedRequest {
 pub struct PhaseTiming {
     pub phase: String,
     pub millis: u64,
+}
+
+/// Whether the official MCP conformance suite ran.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum McpSuiteState {
+    /// Not run: the SUT never became ready, or the run stopped before.
+    #[default]
+    NotRun,
+    /// The suite is not installed (`scripts/setup-node.sh` installs it).
+    NotInstalled,
+    /// The scenarios ran (each may still have failed or timed out).
+    Ran,
+}
+
+/// The official MCP conformance suite's results (MCP-*).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct McpSuiteOutcome {
+    pub state: McpSuiteState,
+    /// What ran it (node, entry point, package version), or why it is missing.
+    pub note: String,
+    /// One run per scenario, in catalog order.
+    pub scenarios: Vec<McpScenarioRun>,
+}
+
+impl McpSuiteOutcome {
+    /// The run of `scenario`, if it ran.
+    pub fn scenario(&self, scenario: &str) -> Option<&McpScenarioRun> {
+        self.scenarios.iter().find(|s| s.scenario == scenario)
+    }
+}
+
+/// One scenario of the official MCP conformance suite against `url`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct McpScenarioRun {
+    /// The suite's scenario name (`server-initialize`, …).
+    pub scenario: String,
+    /// The MCP endpoint it was run against.
+    pub url: String,
+    /// The suite's exit code (0: no check failed); `None` when killed.
+    pub exit_code: Option<i32>,
+    /// Killed at the harness's deadline.
+    pub timed_out: bool,
+    pub elapsed_ms: u64,
+    /// The checks from the suite's `checks.json`.
+    pub checks: Vec<McpSuiteCheck>,
+    /// Why there are no checks (could not start, no `checks.json`, killed).
+    pub error: Option<String>,
+    /// The last lines the suite printed (colour stripped).
+    pub output_tail: String,
+}
+
+/// One check of a scenario, as the suite reported it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct McpSuiteCheck {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `SUCCESS`, `FAILURE`, `WARNING`, `SKIPPED` or `INFO`.
+    pub status: String,
+    /// The suite's failure (or warning) message.
+    pub error_message: Option<String>,
+    /// The check's `details`, as compact JSON cut to a few hundred characters.
+    pub details: Option<String>,
 }
 
 /// Source lint results (LNT-*), from `codeintel-lint`.

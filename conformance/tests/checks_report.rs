@@ -14,9 +14,11 @@ use common::{Knobs, T_MCP, T_OTHER, build, good, spans_named};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-/// Broken in three ways: gating counted twice (MET-005, MUST), `fuse` in
-/// another trace (TRC-002, MUST), readyz span internal (TRC-001, MUST), and
-/// a `_milliseconds` family (MET-011, SHOULD); no `--source` (LNT skipped).
+/// Broken in these ways: gating counted twice (MET-005, MUST), `fuse` in
+/// another trace (TRC-002, MUST), readyz span internal (TRC-001, MUST), a
+/// `_milliseconds` family (MET-011, SHOULD), and any Host accepted (the
+/// official MCP suite's dns-rebinding-protection failed: MCP-005, MUST); no
+/// `--source` (LNT skipped).
 fn bad() -> Observations {
     let mut obs = build(&Knobs {
         gating_per_search: 2,
@@ -34,6 +36,7 @@ fn bad() -> Observations {
     }
     obs.lint = None;
     obs.sut.name = "bad".into();
+    obs.mcp_suite.scenarios[4] = common::mcp_run("dns-rebinding-protection", "fail");
     obs
 }
 
@@ -91,6 +94,7 @@ fn bad_run_fails_exactly_the_broken_requirements() {
         ("LNT-001", Outcome::Skip),
         ("LNT-002", Outcome::Skip),
         ("LNT-003", Outcome::Skip),
+        ("MCP-005", Outcome::Fail),
     ]
     .into_iter()
     .collect();
@@ -99,7 +103,7 @@ fn bad_run_fails_exactly_the_broken_requirements() {
     let summary = report::Summary::of(&results).to_string();
     assert_eq!(
         summary,
-        "23 passed, 3 failed, 1 warned, 3 skipped, 0 errors"
+        "28 passed, 4 failed, 1 warned, 3 skipped, 0 errors"
     );
 }
 
@@ -110,7 +114,7 @@ fn table_summary_line_is_last_and_colour_is_optional() {
     let text = table::render(&results, &ctx(&obs, false), plain());
     assert_eq!(
         text.lines().last(),
-        Some("23 passed, 3 failed, 1 warned, 3 skipped, 0 errors")
+        Some("28 passed, 4 failed, 1 warned, 3 skipped, 0 errors")
     );
     assert!(!text.contains('\x1b'));
     for r in &results {
@@ -200,12 +204,13 @@ fn junit_parses_back_with_one_suite_per_group_and_one_case_per_id() {
             "LOG Logs",
             "API API and behaviour",
             "RUN Run diagnostics",
-            "LNT Source lint"
+            "LNT Source lint",
+            "MCP Official MCP conformance suite"
         ]
     );
     assert_eq!(parsed.cases.len(), results.len());
     assert_eq!(parsed.root["tests"], results.len().to_string());
-    assert_eq!(parsed.root["failures"], "3");
+    assert_eq!(parsed.root["failures"], "4");
     assert_eq!(parsed.root["skipped"], "3");
     assert_eq!(parsed.root["errors"], "0");
     let met = &parsed.suites[0];
@@ -228,10 +233,15 @@ fn junit_parses_back_with_one_suite_per_group_and_one_case_per_id() {
         "a SHOULD warns without failing"
     );
     assert_eq!(case("LNT-001").1, ["skipped"]);
+    assert_eq!(case("MCP-005").1, ["failure"]);
+    assert!(
+        parsed.failure_messages[&case("MCP-005").0]
+            .contains("Expected HTTP 4xx for invalid Host/Origin headers, got 200")
+    );
     assert!(case("MET-001").1.is_empty());
     // Strict: the warning becomes a failure.
     let strict = parse_junit(&junit::render(&results, &ctx(&obs, true)));
-    assert_eq!(strict.root["failures"], "4");
+    assert_eq!(strict.root["failures"], "5");
 }
 
 #[test]
@@ -249,7 +259,7 @@ fn json_report_parses_back() {
     let v: serde_json::Value =
         serde_json::from_str(&json::render(&results, &ctx(&obs, false))).unwrap();
     assert_eq!(v["exit_code"], 1);
-    assert_eq!(v["summary"]["failed"], 3);
+    assert_eq!(v["summary"]["failed"], 4);
     assert_eq!(v["results"].as_array().unwrap().len(), results.len());
     let trc2 = v["results"]
         .as_array()
@@ -270,7 +280,8 @@ fn expected_failures_turn_failures_into_xfail_and_passes_into_stale() {
         "[expected]\n\
          \"MET-005\" = \"gating counted twice, fix pending\"\n\
          \"TRC-001\" = \"probes are not traced yet\"\n\
-         \"TRC-002\" = \"fuse runs on a thread pool\"\n",
+         \"TRC-002\" = \"fuse runs on a thread pool\"\n\
+         \"MCP-005\" = \"no Host check yet\"\n",
         Path::new("xf.toml"),
     )
     .unwrap();
@@ -297,12 +308,12 @@ fn expected_failures_turn_failures_into_xfail_and_passes_into_stale() {
         .filter(|r| r.outcome == Outcome::Stale)
         .map(|r| r.id.as_str())
         .collect();
-    assert_eq!(stale, ["MET-005", "TRC-001", "TRC-002"]);
+    assert_eq!(stale, ["MET-005", "TRC-001", "TRC-002", "MCP-005"]);
     assert_eq!(report::exit_code(&results, false), 1);
     let table = table::render(&results, &Context::default(), plain());
     assert!(table.contains("STALE"), "{table}");
     assert!(
-        table.trim_end().ends_with(", 3 stale expected failures"),
+        table.trim_end().ends_with(", 4 stale expected failures"),
         "{table}"
     );
 }

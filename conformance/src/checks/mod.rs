@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod logs;
+pub mod mcp;
 pub mod metrics;
 pub mod run;
 pub mod source;
@@ -153,7 +154,7 @@ fn level_of(id: &str) -> Level {
 /// A check function.
 pub type Check = fn(&Observations) -> CheckResult;
 
-static REGISTRY: [(&str, Check); 30] = [
+static REGISTRY: [(&str, Check); 36] = [
     ("MET-001", metrics::met_001),
     ("MET-002", metrics::met_002),
     ("MET-003", metrics::met_003),
@@ -184,6 +185,12 @@ static REGISTRY: [(&str, Check); 30] = [
     ("LNT-001", source::lnt_001),
     ("LNT-002", source::lnt_002),
     ("LNT-003", source::lnt_003),
+    ("MCP-001", mcp::mcp_001),
+    ("MCP-002", mcp::mcp_002),
+    ("MCP-003", mcp::mcp_003),
+    ("MCP-004", mcp::mcp_004),
+    ("MCP-005", mcp::mcp_005),
+    ("MCP-006", mcp::mcp_006),
 ];
 
 /// Every check, by requirement id.

@@ -133,7 +133,7 @@ pub fn strip_ansi(text: &str) -> String {
 /// Send `signal` to every process of group `pgid`. Errors (the group is
 /// gone: `ESRCH`) are ignored.
 #[allow(unsafe_code)]
-fn signal_group(pgid: u32, signal: libc::c_int) {
+pub(crate) fn signal_group(pgid: u32, signal: libc::c_int) {
     let Ok(pgid) = libc::pid_t::try_from(pgid) else {
         return;
     };

@@ -10,10 +10,11 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 use codeintel_conformance::checks::{self, CheckResult, Outcome};
+use codeintel_conformance::mcp_suite;
 use codeintel_conformance::observe::{
     AttrValue, Attributes, EmbedRequest, HttpExchange, LintOutcome, LogRecord, McpExchange,
-    Observations, PhaseTiming, Scrape, SpanEvent, SpanKind, SpanRecord, Startup, StatusCode,
-    SutInfo, ToolRun, steps,
+    McpScenarioRun, McpSuiteCheck, McpSuiteOutcome, McpSuiteState, Observations, PhaseTiming,
+    Scrape, SpanEvent, SpanKind, SpanRecord, Startup, StatusCode, SutInfo, ToolRun, steps,
 };
 use serde_json::{Value, json};
 
@@ -884,6 +885,7 @@ pub fn build(k: &Knobs) -> Observations {
                 millis: 3,
             },
         ],
+        mcp_suite: mcp_suite_passing(),
         lint: Some(LintOutcome {
             root: "/src/sut".into(),
             files_checked: 42,
@@ -891,6 +893,43 @@ pub fn build(k: &Knobs) -> Observations {
             error: None,
         }),
         harness_errors: Vec::new(),
+    }
+}
+
+/// A captured `checks.json` of the official MCP suite
+/// (`tests/fixtures/mcp-suite/SCENARIO.KIND.json`), parsed.
+pub fn mcp_checks(scenario: &str, kind: &str) -> Vec<McpSuiteCheck> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mcp-suite")
+        .join(format!("{scenario}.{kind}.json"));
+    mcp_suite::parse_checks(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// One scenario's run from a captured `checks.json`.
+pub fn mcp_run(scenario: &str, kind: &str) -> McpScenarioRun {
+    let checks = mcp_checks(scenario, kind);
+    let failed = checks.iter().any(|c| c.status == "FAILURE");
+    McpScenarioRun {
+        scenario: scenario.to_owned(),
+        url: "http://127.0.0.1:18080/mcp".to_owned(),
+        exit_code: Some(i32::from(failed)),
+        timed_out: false,
+        elapsed_ms: 1500,
+        checks,
+        error: None,
+        output_tail: String::new(),
+    }
+}
+
+/// Every scenario of the MCP group passing, as captured against the reference.
+pub fn mcp_suite_passing() -> McpSuiteOutcome {
+    McpSuiteOutcome {
+        state: McpSuiteState::Ran,
+        note: "@modelcontextprotocol/conformance@0.2.0-alpha.12 in /cache/mcp-suite".to_owned(),
+        scenarios: mcp_suite::SCENARIOS
+            .iter()
+            .map(|(_, s)| mcp_run(s, "pass"))
+            .collect(),
     }
 }
 
