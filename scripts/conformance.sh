@@ -7,4 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The official MCP conformance suite (MCP-* rows); without it they are skipped.
+scripts/setup-node.sh >/dev/null
 cargo run -p codeintel-conformance --bin codeintel-conformance -- run --sut reference "$@"

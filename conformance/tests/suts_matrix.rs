@@ -1,0 +1,218 @@
+//! The implementations in `fixtures/suts/` — the Python implementation and its
+//! known-bad variants — plus the in-process reference, driven by one
+//! `codeintel-conformance matrix` run: each must show exactly the outcomes
+//! `fixtures/suts/EXPECTED.toml` records for it (every id not listed passes).
+//!
+//! This proves the suite on implementations not written in Rust, and that each
+//! reproduced bug of the seed system fails exactly the requirements it should.
+//!
+//! Needs the Python virtualenv (`fixtures/suts/python-otel/setup.sh`) and, for
+//! the `MCP-*` rows, the official MCP suite (`scripts/setup-node.sh`);
+//! `scripts/test.sh` installs both and sets `CODEINTEL_REQUIRE_SUTS=1`, which
+//! turns a missing one into a failure instead of a skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use codeintel_conformance::drive::workspace_root;
+use serde::Deserialize;
+
+/// The whole matrix must finish within this (each SUT has its own deadlines).
+const MATRIX_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    why: String,
+    #[serde(default)]
+    expect: BTreeMap<String, String>,
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("CODEINTEL_CACHE").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/codeintel"),
+        PathBuf::from,
+    )
+}
+
+fn required() -> bool {
+    std::env::var("CODEINTEL_REQUIRE_SUTS").is_ok_and(|v| v == "1")
+}
+
+/// The manifests `fixtures/suts/*/sut.toml`, by folder name.
+fn manifests(root: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(root.join("fixtures/suts")).unwrap() {
+        let dir = entry.unwrap().path();
+        let manifest = dir.join("sut.toml");
+        if manifest.is_file() {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            out.insert(name, manifest);
+        }
+    }
+    out
+}
+
+/// Parses the Markdown matrix: column name → (id → outcome).
+fn parse_matrix(markdown: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let rows: Vec<Vec<&str>> = markdown
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(str::trim)
+                .collect()
+        })
+        .collect();
+    let header = &rows[0];
+    assert_eq!(&header[..2], ["ID", "LEVEL"], "matrix header: {header:?}");
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for row in rows.iter().skip(2) {
+        for (i, column) in header.iter().enumerate().skip(2) {
+            out.entry((*column).to_owned())
+                .or_default()
+                .insert(row[0].to_owned(), row[i].to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Runs the binary with a deadline; returns (exit code, stderr).
+fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start codeintel-conformance");
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut s).ok();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > MATRIX_DEADLINE {
+            child.kill().ok();
+            child.wait().ok();
+            let stderr = reader.join().unwrap_or_default();
+            panic!("the matrix ran past {MATRIX_DEADLINE:?}; killed it. stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    (status.code(), reader.join().unwrap_or_default())
+}
+
+#[test]
+fn every_implementation_shows_exactly_its_expected_outcomes() {
+    let root = workspace_root();
+    let venv_python = cache_dir().join("venv/python-otel/bin/python");
+    if !venv_python.is_file() {
+        let why = format!(
+            "no Python virtualenv at {}: run fixtures/suts/python-otel/setup.sh",
+            venv_python.display()
+        );
+        assert!(!required(), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let mcp_suite = cache_dir().join("mcp-suite/node_modules");
+    let mcp_installed = mcp_suite.is_dir();
+    assert!(
+        mcp_installed || !required(),
+        "the official MCP suite is not installed at {}: run scripts/setup-node.sh",
+        mcp_suite.display()
+    );
+
+    let expected_path = root.join("fixtures/suts/EXPECTED.toml");
+    let expected: BTreeMap<String, Entry> =
+        toml::from_str(&std::fs::read_to_string(&expected_path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+    let manifests = manifests(&root);
+    for name in manifests.keys() {
+        assert!(
+            expected.contains_key(name),
+            "fixtures/suts/{name}/sut.toml has no [{name}] table in EXPECTED.toml"
+        );
+    }
+    for (name, entry) in &expected {
+        assert!(
+            name == "reference" || manifests.contains_key(name),
+            "EXPECTED.toml has [{name}] but there is no fixtures/suts/{name}/sut.toml"
+        );
+        assert!(!entry.why.trim().is_empty(), "[{name}] needs a `why`");
+    }
+
+    let out = tempfile::tempdir().unwrap();
+    let md = out.path().join("MATRIX.md");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
+    cmd.current_dir(&root).arg("matrix");
+    cmd.args(manifests.values());
+    cmd.arg("reference").arg("--markdown").arg(&md);
+    let started = Instant::now();
+    let (code, stderr) = run_with_deadline(cmd);
+    eprintln!(
+        "matrix of {} implementations took {:.1} s (exit {code:?})",
+        manifests.len() + 1,
+        started.elapsed().as_secs_f64()
+    );
+    assert_ne!(code, Some(2), "the harness itself failed:\n{stderr}");
+    let text = std::fs::read_to_string(&md)
+        .unwrap_or_else(|e| panic!("no Markdown matrix ({e}); stderr:\n{stderr}"));
+    let matrix = parse_matrix(&text);
+
+    let mut problems = Vec::new();
+    for (name, entry) in &expected {
+        // Columns are named by the manifest's `name`, which must be its folder's.
+        let Some(column) = matrix.get(name) else {
+            problems.push(format!(
+                "no column `{name}` in the matrix (is the manifest's `name` its folder name?)"
+            ));
+            continue;
+        };
+        for id in entry.expect.keys() {
+            if !column.contains_key(id) {
+                problems.push(format!(
+                    "[{name}] expects {id}, which is not in the catalog"
+                ));
+            }
+        }
+        for (id, outcome) in column {
+            if id == "exit" {
+                continue;
+            }
+            let want = entry.expect.get(id).map_or("pass", String::as_str);
+            let skip_ok = id.starts_with("MCP-") && !mcp_installed;
+            if outcome != want && !(skip_ok && outcome == "skip") {
+                problems.push(format!("{name} {id}: expected {want}, got {outcome}"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} mismatches with EXPECTED.toml:\n  {}\n\nmatrix:\n{text}\nstderr:\n{stderr}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn the_matrix_parser_reads_columns_by_name() {
+    let md = "# m\n\n| ID | LEVEL | a | b |\n| --- | --- | --- | --- |\n| MET-001 | MUST | PASS | FAIL |\n| exit |  | 0 | 1 |\n";
+    let m = parse_matrix(md);
+    assert_eq!(
+        m["a"]["MET-001"], "pass",
+        "outcomes are compared in lower case"
+    );
+    assert_eq!(m["b"]["MET-001"], "fail");
+    assert_eq!(m["b"]["exit"], "1");
+}
