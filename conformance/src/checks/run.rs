@@ -198,7 +198,7 @@ const STAGES: [&str; 14] = [
 ];
 
 /// Words that say what failed.
-const FAILURE_WORDS: [&str; 8] = [
+const FAILURE_WORDS: [&str; 9] = [
     "fail",
     "error",
     "timeout",
@@ -207,7 +207,26 @@ const FAILURE_WORDS: [&str; 8] = [
     "unavailable",
     "refused",
     "abort",
+    "stopped",
 ];
+
+/// The first line of `text` that names a stage (as a whole word, in any case)
+/// and, on the same line, what failed: `(line, stage, failure word)`.
+///
+/// One line must say both, so a report whose stage table says `ok` and whose
+/// text says "no error" elsewhere does not pass as naming a failure.
+fn failed_stage_line(text: &str) -> Option<(&str, &'static str, &'static str)> {
+    text.lines().find_map(|line| {
+        let lower = line.to_ascii_lowercase();
+        let stage = STAGES.iter().find(|s| {
+            lower
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| w == **s)
+        })?;
+        let word = FAILURE_WORDS.iter().find(|w| lower.contains(*w))?;
+        Some((line.trim(), *stage, *word))
+    })
+}
 
 /// RUN-002: a run report names the failed stage and why.
 pub fn run_002(obs: &Observations) -> CheckResult {
@@ -221,32 +240,34 @@ pub fn run_002(obs: &Observations) -> CheckResult {
         return CheckResult::fail(ID, format!("the runpack of {} holds no report.md", x.path))
             .with_evidence(evidence);
     };
-    let text = String::from_utf8_lossy(data).to_ascii_lowercase();
-    let stage = STAGES.iter().find(|s| text.contains(*s));
-    let failure = FAILURE_WORDS.iter().find(|w| text.contains(*w));
+    let text = String::from_utf8_lossy(data);
     let mut evidence = evidence;
-    evidence.push(format!(
-        "report.md: {}",
-        excerpt(&String::from_utf8_lossy(data), 300)
-    ));
-    match (stage, failure) {
-        (Some(stage), Some(word)) => CheckResult::pass(
+    evidence.push(format!("report.md: {}", excerpt(&text, 300)));
+    if let Some((line, stage, word)) = failed_stage_line(&text) {
+        return CheckResult::pass(
             ID,
-            format!("report.md names stage `{stage}` and the failure (`{word}`)"),
+            format!(
+                "report.md names stage `{stage}` and the failure (`{word}`): \"{}\"",
+                excerpt(line, 160)
+            ),
         )
-        .with_evidence(evidence),
-        (None, _) => CheckResult::fail(
+        .with_evidence(evidence);
+    }
+    let lower = text.to_ascii_lowercase();
+    if STAGES.iter().any(|s| lower.contains(s)) {
+        CheckResult::fail(
+            ID,
+            "report.md names no stage together with what failed: say on one line where the run \
+             stopped and why (e.g. \"Stage `embed` failed: the embeddings server answered 500\")",
+        )
+        .with_evidence(evidence)
+    } else {
+        CheckResult::fail(
             ID,
             "report.md names no stage (gate, gather_channels, embed, fuse, hydrate, …): say where \
              the run stopped",
         )
-        .with_evidence(evidence),
-        (Some(_), None) => CheckResult::fail(
-            ID,
-            "report.md names a stage but not the failure (error, timeout, 500, …): say why the run \
-             stopped",
-        )
-        .with_evidence(evidence),
+        .with_evidence(evidence)
     }
 }
 
@@ -267,6 +288,26 @@ mod tests {
         assert!(decode_base64("Zm9v!").is_err());
         assert!(decode_base64("Zg==Zg").is_err());
         assert!(decode_base64("Z").is_err());
+    }
+
+    #[test]
+    fn the_failed_stage_and_why_must_share_a_line() {
+        let (line, stage, word) =
+            failed_stage_line("# Run\n\nStage `embed` failed: HTTP 500.\n").unwrap();
+        assert_eq!((stage, word), ("embed", "fail"));
+        assert_eq!(line, "Stage `embed` failed: HTTP 500.");
+        assert_eq!(
+            failed_stage_line("The run stopped at stage `hydrate`: catalog gone").map(|t| t.1),
+            Some("hydrate")
+        );
+        assert_eq!(
+            failed_stage_line("| embed | error | 12 |").map(|t| t.1),
+            Some("embed")
+        );
+        // A success report: a stage table that says ok, and "no error" elsewhere.
+        assert!(failed_stage_line("| gate | ok |\n| embed | ok |\n\nNo error.\n").is_none());
+        // Stage words count only as whole words.
+        assert!(failed_stage_line("embeddings failed").is_none());
     }
 
     #[test]
