@@ -1,0 +1,154 @@
+//! `bench-report`: turns criterion's JSON estimates into `benches/REPORT.md`
+//! (tables, ratios within one run, targets, SVG plots), or compares the
+//! latest run with a saved baseline.
+//!
+//! ```sh
+//! cargo run -p codeintel-benches --bin bench-report
+//! cargo run -p codeintel-benches --bin bench-report -- compare --baseline main --threshold 10%
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use codeintel_benches::criterion_dir;
+use codeintel_benches::report::{
+    self, Extras, compare, default_report_path, e2e_points, latency_recall_points, parse_recalls,
+    parse_threshold, plot_e2e, plot_latency_recall, read_side, render, render_changes,
+};
+
+#[derive(Parser)]
+#[command(
+    about = "Criterion results → benches/REPORT.md, or a regression check against a baseline"
+)]
+struct Cli {
+    /// Criterion's output directory (default: $CRITERION_HOME, else
+    /// $CARGO_TARGET_DIR/criterion, else target/criterion).
+    #[arg(long, global = true)]
+    criterion_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Where to write the report (plots go next to it).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the report (the default).
+    Report {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare the latest run (or `--new NAME`) with a baseline saved by
+    /// `cargo bench -- --save-baseline NAME`; exit 1 if any bench regressed.
+    Compare {
+        /// Baseline name given to `--save-baseline`.
+        #[arg(long)]
+        baseline: String,
+        /// The run to check: `new` (criterion's latest) or another baseline.
+        #[arg(long, default_value = "new")]
+        new: String,
+        /// Relative slowdown of the median that counts as a regression
+        /// (`10%` or `0.1`); the 95 % CIs must not overlap either.
+        #[arg(long, default_value = "10%")]
+        threshold: String,
+    },
+}
+
+fn write_report(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let est = report::load(dir, "new")?;
+    anyhow::ensure!(
+        !est.is_empty(),
+        "no criterion results under {} (run the benches first: cargo bench -p codeintel-benches --profile dev)",
+        dir.display()
+    );
+    let recalls = match read_side(dir, "faiss_recall.json") {
+        Some(t) => parse_recalls(&t)?,
+        None => report::Recalls::new(),
+    };
+    let embed_agreement =
+        read_side(dir, "embed_agreement.json").and_then(|t| serde_json::from_str(&t).ok());
+    let out_dir = out.parent().map(PathBuf::from).unwrap_or_default();
+    let mut plots = Vec::new();
+    let pts = latency_recall_points(&est, &recalls);
+    if !pts.is_empty() {
+        let file = "faiss_latency_recall.svg";
+        plot_latency_recall(&out_dir.join(file), &pts)?;
+        plots.push(("FAISS latency vs recall@10".to_owned(), file.to_owned()));
+    }
+    let e2e = e2e_points(&est);
+    if !e2e.is_empty() {
+        let file = "e2e_latency_corpus.svg";
+        plot_e2e(&out_dir.join(file), &e2e)?;
+        plots.push((
+            "e2e search latency vs corpus size".to_owned(),
+            file.to_owned(),
+        ));
+    }
+    let extras = Extras {
+        recalls,
+        embed_agreement,
+        plots,
+        source: dir.display().to_string(),
+    };
+    std::fs::write(out, render(&est, &extras))
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {} ({} benches)", out.display(), est.len());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dir = cli.criterion_dir.clone().unwrap_or_else(criterion_dir);
+    let result = match cli.command {
+        None => write_report(&dir, &cli.out.unwrap_or_else(default_report_path)).map(|()| true),
+        Some(Command::Report { out }) => {
+            write_report(&dir, &out.or(cli.out).unwrap_or_else(default_report_path)).map(|()| true)
+        }
+        Some(Command::Compare {
+            baseline,
+            new,
+            threshold,
+        }) => (|| {
+            let threshold = parse_threshold(&threshold)?;
+            let base = report::load(&dir, &baseline)?;
+            anyhow::ensure!(
+                !base.is_empty(),
+                "no baseline `{baseline}` under {} (save one with: cargo bench -p codeintel-benches --profile dev -- --save-baseline {baseline})",
+                dir.display()
+            );
+            let newer = report::load(&dir, &new)?;
+            let changes = compare(&base, &newer, threshold);
+            print!("{}", render_changes(&changes, threshold));
+            let regressed: Vec<_> = changes.iter().filter(|c| c.regressed).collect();
+            if regressed.is_empty() {
+                println!(
+                    "no regression over {:.0} % against `{baseline}` ({} benches compared)",
+                    threshold * 100.0,
+                    changes.len()
+                );
+                Ok(true)
+            } else {
+                eprintln!(
+                    "{} bench(es) regressed over {:.0} % against `{baseline}`:",
+                    regressed.len(),
+                    threshold * 100.0
+                );
+                for c in regressed {
+                    eprintln!("  {}: {:+.1} %", c.id, c.change * 100.0);
+                }
+                Ok(false)
+            }
+        })(),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("bench-report: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1094 @@
+//! The logic of `bench-report`: read criterion's JSON estimates (and the
+//! side files the benches write: FAISS recall, embed histogram agreement),
+//! compute ratios within one run, render `REPORT.md` and its plots, and
+//! compare a run with a saved baseline.
+//!
+//! Criterion layout (0.7): `<criterion dir>/<group>/<bench>[/<value>]/<name>/`
+//! holds `benchmark.json` (ids, throughput) and `estimates.json` (mean,
+//! median, MAD, ... in nanoseconds per iteration, each with a 95 % CI), where
+//! `<name>` is `new` (the latest run), `base` (the run before) or a name
+//! given to `--save-baseline`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+use serde::Deserialize;
+
+/// One benchmark's estimates as criterion saved them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// `group/function[/value]`, criterion's `full_id`.
+    pub id: String,
+    pub group: String,
+    /// The id within the group (`function[/value]`).
+    pub bench: String,
+    /// Median time per iteration, nanoseconds.
+    pub median_ns: f64,
+    /// 95 % confidence interval of the median.
+    pub median_ci: (f64, f64),
+    /// Median absolute deviation, nanoseconds.
+    pub mad_ns: f64,
+    pub mean_ns: f64,
+    /// Elements (or bytes) per iteration, when the bench declared it.
+    pub elements: Option<u64>,
+    /// When criterion wrote the estimates.
+    pub modified: Option<SystemTime>,
+}
+
+#[derive(Deserialize)]
+struct BenchmarkJson {
+    group_id: String,
+    function_id: Option<String>,
+    value_str: Option<String>,
+    throughput: Option<serde_json::Value>,
+    full_id: String,
+}
+
+#[derive(Deserialize)]
+struct Stat {
+    confidence_interval: Interval,
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct Interval {
+    lower_bound: f64,
+    upper_bound: f64,
+}
+
+#[derive(Deserialize)]
+struct EstimatesJson {
+    mean: Stat,
+    median: Stat,
+    median_abs_dev: Stat,
+}
+
+/// Parses one `benchmark.json` + `estimates.json` pair.
+pub fn parse_estimate(benchmark: &str, estimates: &str) -> Result<Estimate> {
+    let b: BenchmarkJson = serde_json::from_str(benchmark).context("benchmark.json")?;
+    let e: EstimatesJson = serde_json::from_str(estimates).context("estimates.json")?;
+    let bench = match (&b.function_id, &b.value_str) {
+        (Some(f), Some(v)) => format!("{f}/{v}"),
+        (Some(f), None) => f.clone(),
+        (None, Some(v)) => v.clone(),
+        (None, None) => b.full_id.clone(),
+    };
+    let elements = b.throughput.as_ref().and_then(|t| {
+        ["Elements", "Bytes", "BytesDecimal"]
+            .iter()
+            .find_map(|k| t.get(k).and_then(serde_json::Value::as_u64))
+    });
+    Ok(Estimate {
+        id: b.full_id,
+        group: b.group_id,
+        bench,
+        median_ns: e.median.point_estimate,
+        median_ci: (
+            e.median.confidence_interval.lower_bound,
+            e.median.confidence_interval.upper_bound,
+        ),
+        mad_ns: e.median_abs_dev.point_estimate,
+        mean_ns: e.mean.point_estimate,
+        elements,
+        modified: None,
+    })
+}
+
+/// Every benchmark under `dir` saved under `name` (`new`, `base` or a
+/// baseline name), sorted by id.
+pub fn load(dir: &Path, name: &str) -> Result<Vec<Estimate>> {
+    let mut found = Vec::new();
+    collect(dir, name, &mut found)
+        .with_context(|| format!("reading criterion results under {}", dir.display()))?;
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
+}
+
+fn collect(dir: &Path, name: &str, out: &mut Vec<Estimate>) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let leaf = path
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if leaf == "report" {
+            continue;
+        }
+        let (bj, ej) = (path.join("benchmark.json"), path.join("estimates.json"));
+        if leaf == name && bj.is_file() && ej.is_file() {
+            let mut e = parse_estimate(
+                &std::fs::read_to_string(&bj)?,
+                &std::fs::read_to_string(&ej)?,
+            )
+            .with_context(|| path.display().to_string())?;
+            e.modified = std::fs::metadata(&ej).and_then(|m| m.modified()).ok();
+            out.push(e);
+        } else {
+            collect(&path, name, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Recall@10 per FAISS group and setting, from `faiss_recall.json`.
+pub type Recalls = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// Parses `faiss_recall.json` (`{group: {"recall_at_10": {setting: r}}}`).
+pub fn parse_recalls(text: &str) -> Result<Recalls> {
+    let v: serde_json::Value = serde_json::from_str(text).context("faiss_recall.json")?;
+    let mut out = Recalls::new();
+    if let Some(groups) = v.as_object() {
+        for (group, entry) in groups {
+            let settings = entry
+                .get("recall_at_10")
+                .and_then(serde_json::Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, r)| Some((k.clone(), r.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.insert(group.clone(), settings);
+        }
+    }
+    Ok(out)
+}
+
+/// The FAISS setting a bench id measures: the id without its `/b<batch>`.
+pub fn faiss_setting(bench: &str) -> &str {
+    match bench.rsplit_once("/b") {
+        Some((setting, batch))
+            if !batch.is_empty() && batch.bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            setting
+        }
+        _ => bench,
+    }
+}
+
+/// The batch of a FAISS bench id (`.../b16` → 16).
+pub fn faiss_batch(bench: &str) -> Option<u64> {
+    bench.rsplit_once("/b").and_then(|(_, b)| b.parse().ok())
+}
+
+/// A ratio of two medians of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ratio {
+    pub name: String,
+    pub numerator: String,
+    pub denominator: String,
+    pub value: f64,
+}
+
+fn find<'a>(est: &'a [Estimate], id: &str) -> Option<&'a Estimate> {
+    est.iter().find(|e| e.id == id)
+}
+
+fn ratio(est: &[Estimate], name: &str, num: &str, den: &str) -> Option<Ratio> {
+    let (n, d) = (find(est, num)?, find(est, den)?);
+    (d.median_ns > 0.0).then(|| Ratio {
+        name: name.to_owned(),
+        numerator: num.to_owned(),
+        denominator: den.to_owned(),
+        value: n.median_ns / d.median_ns,
+    })
+}
+
+/// The ratios the report states, each between two benches of one bench
+/// binary run: telemetry overhead, our dense channel vs raw FAISS, and each
+/// approximate FAISS setting's speedup over flat.
+pub fn ratios(est: &[Estimate]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    out.extend(ratio(
+        est,
+        "telemetry overhead (real SDK / no-op), e2e search",
+        "search/e2e_real_telemetry",
+        "search/e2e_noop_telemetry",
+    ));
+    let groups: std::collections::BTreeSet<&str> = est
+        .iter()
+        .filter(|e| e.group.starts_with("faiss_"))
+        .map(|e| e.group.as_str())
+        .collect();
+    for g in groups {
+        for b in [1, 16] {
+            out.extend(ratio(
+                est,
+                &format!("{g}: our dense channel / raw FAISS, flat, batch {b}"),
+                &format!("{g}/ours/flat/b{b}"),
+                &format!("{g}/raw/flat/b{b}"),
+            ));
+        }
+        for e in est.iter().filter(|e| e.group == g) {
+            let (setting, Some(b)) = (faiss_setting(&e.bench), faiss_batch(&e.bench)) else {
+                continue;
+            };
+            if setting.ends_with("/flat") {
+                continue;
+            }
+            let imp = if setting.starts_with("ours/") {
+                "ours"
+            } else {
+                "raw"
+            };
+            let flat = format!("{g}/{imp}/flat/b{b}");
+            if let Some(mut r) = ratio(est, "", &flat, &e.id) {
+                r.name = format!("{g}: speedup of {setting} over {imp}/flat, batch {b}");
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// One target of issue 8 and whether this run meets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub what: &'static str,
+    pub target: &'static str,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+/// The issue's targets, checked against this run's figures.
+pub fn targets(est: &[Estimate], ratios: &[Ratio], recalls: &Recalls) -> Vec<Target> {
+    let r = |prefix: &str| ratios.iter().find(|r| r.name.starts_with(prefix));
+    let mut out = Vec::new();
+    let tele = r("telemetry overhead");
+    out.push(Target {
+        what: "telemetry overhead of e2e search",
+        target: "< 2 %",
+        measured: tele.map_or_else(
+            || "not measured".to_owned(),
+            |r| format!("{:+.1} % ({:.3}×)", (r.value - 1.0) * 100.0, r.value),
+        ),
+        met: tele.map(|r| r.value < 1.02),
+    });
+    let scrape = find(est, "telemetry/scrape_render_contract_instruments");
+    out.push(Target {
+        what: "scrape render of the contract's instruments",
+        target: "< 1 ms",
+        measured: scrape.map_or_else(|| "not measured".to_owned(), |e| fmt_ns(e.median_ns)),
+        met: scrape.map(|e| e.median_ns < 1e6),
+    });
+    let dense = r("faiss_100k: our dense channel / raw FAISS, flat, batch 1");
+    out.push(Target {
+        what: "our dense channel vs raw FAISS, flat 100k (batch 1)",
+        target: "≤ 1.5×",
+        measured: dense.map_or_else(|| "not measured".to_owned(), |r| format!("{:.3}×", r.value)),
+        met: dense.map(|r| r.value <= 1.5),
+    });
+    let hnsw = recalls.get("faiss_100k").and_then(|s| {
+        s.iter()
+            .find(|(k, _)| k.starts_with("ours/hnsw") && !k.contains('+'))
+    });
+    out.push(Target {
+        what: "HNSW recall@10 (100k, our default m=32 efSearch=64)",
+        target: "≥ 0.95",
+        measured: hnsw.map_or_else(
+            || "not measured".to_owned(),
+            |(k, v)| format!("{v:.4} ({k})"),
+        ),
+        met: hnsw.map(|(_, v)| *v >= 0.95),
+    });
+    out
+}
+
+/// A time in ns with three significant digits and a unit.
+pub fn fmt_ns(ns: f64) -> String {
+    let (v, unit) = if ns >= 1e9 {
+        (ns / 1e9, "s")
+    } else if ns >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if ns >= 1e3 {
+        (ns / 1e3, "µs")
+    } else {
+        (ns, "ns")
+    };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {unit}")
+}
+
+/// One group's table: median, MAD, 95 % CI of the median, time per element
+/// (when a throughput was declared), and for FAISS groups recall@10 and the
+/// speedup over flat.
+pub fn group_table(group: &str, est: &[Estimate], recalls: &Recalls, ratios: &[Ratio]) -> String {
+    let rows: Vec<&Estimate> = est.iter().filter(|e| e.group == group).collect();
+    let faiss = recalls.get(group);
+    let per_elem = rows.iter().any(|e| e.elements.is_some_and(|n| n > 1));
+    let mut s = String::new();
+    s.push_str("| bench | median | MAD | 95 % CI of median |");
+    if per_elem {
+        s.push_str(" per element |");
+    }
+    if faiss.is_some() {
+        s.push_str(" recall@10 | speedup vs flat |");
+    }
+    s.push('\n');
+    let cols = 4 + usize::from(per_elem) + 2 * usize::from(faiss.is_some());
+    s.push_str(&"| --- ".repeat(cols));
+    s.push_str("|\n");
+    for e in rows {
+        let _ = write!(
+            s,
+            "| `{}` | {} | {} | {} – {} |",
+            e.bench,
+            fmt_ns(e.median_ns),
+            fmt_ns(e.mad_ns),
+            fmt_ns(e.median_ci.0),
+            fmt_ns(e.median_ci.1)
+        );
+        if per_elem {
+            let cell = e
+                .elements
+                .filter(|&n| n > 0)
+                .map_or_else(|| "—".to_owned(), |n| fmt_ns(e.median_ns / n as f64));
+            let _ = write!(s, " {cell} |");
+        }
+        if let Some(settings) = faiss {
+            let recall = settings
+                .get(faiss_setting(&e.bench))
+                .map_or_else(|| "—".to_owned(), |r| format!("{r:.3}"));
+            let speedup = ratios
+                .iter()
+                .find(|r| r.denominator == e.id && r.name.contains("speedup"))
+                .map_or_else(|| "—".to_owned(), |r| format!("{:.1}×", r.value));
+            let _ = write!(s, " {recall} | {speedup} |");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Inputs of the report besides the estimates.
+#[derive(Debug, Default)]
+pub struct Extras {
+    pub recalls: Recalls,
+    /// `embed_agreement.json`, as is.
+    pub embed_agreement: Option<serde_json::Value>,
+    /// Plot files written next to the report (file names).
+    pub plots: Vec<(String, String)>,
+    /// Where the estimates were read.
+    pub source: String,
+}
+
+#[allow(clippy::many_single_char_names)]
+fn fmt_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// The whole `REPORT.md`.
+pub fn render(est: &[Estimate], extras: &Extras) -> String {
+    let ratios = ratios(est);
+    let mut s = String::from("# codeintel bench report\n\n");
+    let _ = writeln!(
+        s,
+        "Generated by `cargo run -p codeintel-benches --bin bench-report` from `{}` \
+         (criterion's latest run of each bench, `new/estimates.json`). Times are per \
+         iteration; \"per element\" divides by the declared throughput (queries, texts). \
+         Spread: MAD and the 95 % bootstrap CI of the median. The machine is noisy and \
+         shared: compare ratios within one run, never absolute times across runs.\n",
+        extras.source
+    );
+
+    s.push_str(
+        "## Targets (issue 8)\n\n| what | target | measured | met |\n| --- | --- | --- | --- |\n",
+    );
+    for t in targets(est, &ratios, &extras.recalls) {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        let _ = writeln!(s, "| {} | {} | {} | {met} |", t.what, t.target, t.measured);
+    }
+    s.push('\n');
+
+    s.push_str("## Ratios (medians of one bench run)\n\n| ratio | value | numerator | denominator |\n| --- | --- | --- | --- |\n");
+    for r in ratios.iter().filter(|r| !r.name.contains("speedup")) {
+        let _ = writeln!(
+            s,
+            "| {} | {:.3}× | `{}` | `{}` |",
+            r.name, r.value, r.numerator, r.denominator
+        );
+    }
+    s.push_str(
+        "\nSpeedups of the approximate FAISS settings over flat are in the FAISS tables.\n\n",
+    );
+
+    for (title, file) in &extras.plots {
+        let _ = writeln!(s, "![{title}]({file})\n");
+    }
+
+    let mut groups: Vec<&str> = est.iter().map(|e| e.group.as_str()).collect();
+    groups.dedup();
+    for g in groups {
+        let when = est
+            .iter()
+            .filter(|e| e.group == g)
+            .filter_map(|e| e.modified)
+            .max()
+            .map(fmt_time)
+            .unwrap_or_default();
+        let _ = writeln!(s, "## {g}\n\nMeasured {when}.\n");
+        s.push_str(&group_table(g, est, &extras.recalls, &ratios));
+        s.push('\n');
+        if g.starts_with("embed")
+            && let Some(agree) = extras.embed_agreement.as_ref().and_then(|v| v.as_object())
+        {
+            {
+                let mut rows: Vec<_> = agree
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&format!("{g}/")))
+                    .collect();
+                rows.sort_by(|a, b| a.0.cmp(b.0));
+                if !rows.is_empty() {
+                    s.push_str("`codeintel_embed_latency_seconds` vs criterion (mean per request, all timed calls):\n\n| bench | criterion | histogram | bucket | agree |\n| --- | --- | --- | --- | --- |\n");
+                    for (k, v) in rows {
+                        let f = |key: &str| {
+                            v.get(key)
+                                .and_then(serde_json::Value::as_f64)
+                                .unwrap_or(f64::NAN)
+                        };
+                        let bucket = v.get("bucket_s").and_then(|b| b.as_array()).map_or_else(
+                            String::new,
+                            |b| {
+                                let lo =
+                                    b.first().and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+                                let hi = b
+                                    .get(1)
+                                    .and_then(serde_json::Value::as_f64)
+                                    .unwrap_or(f64::INFINITY);
+                                format!("({}, {}] ms", lo * 1e3, hi * 1e3)
+                            },
+                        );
+                        let ok = v
+                            .get("agree")
+                            .and_then(serde_json::Value::as_bool)
+                            .unwrap_or(false);
+                        let _ = writeln!(
+                            s,
+                            "| `{k}` | {} | {} | {bucket} | {} |",
+                            fmt_ns(f("criterion_mean_s") * 1e9),
+                            fmt_ns(f("histogram_mean_s") * 1e9),
+                            if ok { "yes" } else { "**no**" }
+                        );
+                    }
+                    s.push('\n');
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The bucket `(lo, hi]` of `bounds` (upper bounds, ascending, `+Inf`
+/// implied) that holds `x`.
+pub fn bucket_of(x: f64, bounds: &[f64]) -> (f64, f64) {
+    let mut lo = 0.0;
+    for &hi in bounds {
+        if x <= hi {
+            return (lo, hi);
+        }
+        lo = hi;
+    }
+    (lo, f64::INFINITY)
+}
+
+/// A Prometheus histogram read from a text scrape, summed over label sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromHistogram {
+    /// `(le, cumulative count)`, ascending, `+Inf` last.
+    pub buckets: Vec<(f64, u64)>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl PromHistogram {
+    /// Reads histogram `name` (without `_bucket`/`_sum`/`_count`) from the
+    /// text exposition format. `None` when it is absent.
+    pub fn parse(text: &str, name: &str) -> Option<Self> {
+        let mut buckets: BTreeMap<u64, (f64, u64)> = BTreeMap::new();
+        let (mut sum, mut count, mut seen) = (0.0, 0u64, false);
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some(rest) = line.strip_prefix(name) else {
+                continue;
+            };
+            let Some((series, value)) = rest.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(v) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            if series.starts_with("_bucket") {
+                let le = series
+                    .split("le=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                    .map(|s| {
+                        if s == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            s.parse().unwrap_or(f64::NAN)
+                        }
+                    })?;
+                let e = buckets.entry(le.to_bits()).or_insert((le, 0));
+                e.1 += v as u64;
+                seen = true;
+            } else if series.starts_with("_sum") {
+                sum += v;
+                seen = true;
+            } else if series.starts_with("_count") {
+                count += v as u64;
+                seen = true;
+            }
+        }
+        let mut buckets: Vec<(f64, u64)> = buckets.into_values().collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        seen.then_some(Self {
+            buckets,
+            sum,
+            count,
+        })
+    }
+
+    /// The bucket `(lo, hi]` holding the median observation.
+    pub fn median_bucket(&self) -> Option<(f64, f64)> {
+        let half = self.count.div_ceil(2).max(1);
+        let mut lo = 0.0;
+        for &(le, cum) in &self.buckets {
+            if cum >= half {
+                return Some((lo, le));
+            }
+            lo = le;
+        }
+        None
+    }
+}
+
+/// A relative threshold: `10%` or `0.1`.
+pub fn parse_threshold(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let v = if let Some(p) = t.strip_suffix('%') {
+        p.trim().parse::<f64>().map(|v| v / 100.0)
+    } else {
+        t.parse::<f64>()
+    }
+    .with_context(|| format!("threshold `{s}`: expected e.g. `10%` or `0.1`"))?;
+    anyhow::ensure!(
+        v.is_finite() && v >= 0.0,
+        "threshold `{s}` must be a non-negative number"
+    );
+    Ok(v)
+}
+
+/// One bench present in both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub id: String,
+    pub baseline_ns: f64,
+    pub new_ns: f64,
+    /// `new / baseline − 1` of the medians.
+    pub change: f64,
+    /// Over the threshold, and the two medians' CIs do not overlap.
+    pub regressed: bool,
+}
+
+/// Compares the medians of the benches present in both lists. A bench
+/// regressed when its median grew by more than `threshold` (relative) and
+/// its 95 % CI lies entirely above the baseline's (noise is not a
+/// regression).
+pub fn compare(baseline: &[Estimate], new: &[Estimate], threshold: f64) -> Vec<Change> {
+    new.iter()
+        .filter_map(|n| {
+            let b = find(baseline, &n.id)?;
+            if b.median_ns <= 0.0 {
+                return None;
+            }
+            let change = n.median_ns / b.median_ns - 1.0;
+            Some(Change {
+                id: n.id.clone(),
+                baseline_ns: b.median_ns,
+                new_ns: n.median_ns,
+                change,
+                regressed: change > threshold && n.median_ci.0 > b.median_ci.1,
+            })
+        })
+        .collect()
+}
+
+/// `compare`'s table.
+pub fn render_changes(changes: &[Change], threshold: f64) -> String {
+    let mut s = format!(
+        "| bench | baseline | new | change | regressed (> {:.0} %) |\n| --- | --- | --- | --- | --- |\n",
+        threshold * 100.0
+    );
+    for c in changes {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:+.1} % | {} |",
+            c.id,
+            fmt_ns(c.baseline_ns),
+            fmt_ns(c.new_ns),
+            c.change * 100.0,
+            if c.regressed { "**REGRESSED**" } else { "" }
+        );
+    }
+    s
+}
+
+/// Points of the FAISS latency/recall plot: per group, `(setting, recall,
+/// median ms per query)` of the batch-1 benches that have a recall.
+pub fn latency_recall_points(
+    est: &[Estimate],
+    recalls: &Recalls,
+) -> BTreeMap<String, Vec<(String, f64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(String, f64, f64)>> = BTreeMap::new();
+    for e in est.iter().filter(|e| faiss_batch(&e.bench) == Some(1)) {
+        let setting = faiss_setting(&e.bench);
+        if let Some(r) = recalls.get(&e.group).and_then(|s| s.get(setting)) {
+            out.entry(e.group.clone()).or_default().push((
+                setting.to_owned(),
+                *r,
+                e.median_ns / 1e6,
+            ));
+        }
+    }
+    out
+}
+
+/// Points of the e2e latency/corpus size plot: `(chunks, median ms)` from
+/// the `search_by_size` group (bench ids `e2e/<chunks>`).
+pub fn e2e_points(est: &[Estimate]) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = est
+        .iter()
+        .filter(|e| e.group == "search_by_size")
+        .filter_map(|e| {
+            Some((
+                e.bench.rsplit('/').next()?.parse::<f64>().ok()?,
+                e.median_ns / 1e6,
+            ))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// Draws the FAISS latency vs recall@10 plot (SVG).
+pub fn plot_latency_recall(
+    path: &Path,
+    points: &BTreeMap<String, Vec<(String, f64, f64)>>,
+) -> Result<()> {
+    use plotters::prelude::*;
+    let all: Vec<&(String, f64, f64)> = points.values().flatten().collect();
+    anyhow::ensure!(!all.is_empty(), "no FAISS point with a recall");
+    let rmin = all.iter().map(|p| p.1).fold(1.0f64, f64::min);
+    let (tmin, tmax) = all.iter().fold((f64::INFINITY, 0.0f64), |(a, b), p| {
+        (a.min(p.2), b.max(p.2))
+    });
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "FAISS: median latency per query (batch 1) vs recall@10",
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            ((rmin - 0.05).max(0.0))..1.01f64,
+            ((tmin * 0.7)..(tmax * 1.5)).log_scale(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("recall@10 vs exact (flat)")
+        .y_desc("ms per query (log)")
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let colors = [RED, BLUE, GREEN, MAGENTA, CYAN];
+    for (i, (group, pts)) in points.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|p| Circle::new((p.1, p.2), 4, color.filled())),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label(group.clone())
+            .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
+        chart
+            .draw_series(pts.iter().map(|p| {
+                Text::new(
+                    p.0.clone(),
+                    (p.1, p.2),
+                    ("sans-serif", 10).into_font().color(&color),
+                )
+            }))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Draws e2e search latency vs corpus size (SVG).
+pub fn plot_e2e(path: &Path, points: &[(f64, f64)]) -> Result<()> {
+    use plotters::prelude::*;
+    anyhow::ensure!(!points.is_empty(), "no search_by_size results");
+    let xmax = points.iter().map(|p| p.0).fold(1.0f64, f64::max);
+    let xmin = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let ymax = points.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "End-to-end search: median latency vs corpus size",
+            ("sans-serif", 20),
+        )
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(((xmin * 0.7)..(xmax * 1.5)).log_scale(), 0.0..(ymax * 1.2))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("chunks in the index (log)")
+        .y_desc("ms per search (median)")
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .draw_series(LineSeries::new(points.iter().copied(), BLUE))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .draw_series(points.iter().map(|&p| Circle::new(p, 4, BLUE.filled())))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Reads a side file the benches write next to criterion's results.
+pub fn read_side(dir: &Path, file: &str) -> Option<String> {
+    std::fs::read_to_string(dir.join(file)).ok()
+}
+
+/// The default report path: `benches/REPORT.md`.
+pub fn default_report_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("REPORT.md")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_bench(
+        root: &Path,
+        dir: &str,
+        name: &str,
+        group: &str,
+        func: &str,
+        value: Option<&str>,
+        median: f64,
+        elements: Option<u64>,
+    ) {
+        let d = root.join(dir).join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let full = match value {
+            Some(v) => format!("{group}/{func}/{v}"),
+            None => format!("{group}/{func}"),
+        };
+        let tp = elements.map_or(
+            serde_json::Value::Null,
+            |n| serde_json::json!({"Elements": n}),
+        );
+        std::fs::write(
+            d.join("benchmark.json"),
+            serde_json::json!({"group_id": group, "function_id": func, "value_str": value, "throughput": tp, "full_id": full, "directory_name": dir, "title": full}).to_string(),
+        )
+        .unwrap();
+        let stat = |p: f64| serde_json::json!({"confidence_interval": {"confidence_level": 0.95, "lower_bound": p * 0.98, "upper_bound": p * 1.02}, "point_estimate": p, "standard_error": 1.0});
+        std::fs::write(
+            d.join("estimates.json"),
+            serde_json::json!({"mean": stat(median * 1.01), "median": stat(median), "median_abs_dev": stat(median * 0.05), "slope": null, "std_dev": stat(median * 0.1)}).to_string(),
+        )
+        .unwrap();
+    }
+
+    fn fixture() -> (tempfile::TempDir, Vec<Estimate>) {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write_bench(
+            r,
+            "search/e2e_noop_telemetry",
+            "new",
+            "search",
+            "e2e_noop_telemetry",
+            None,
+            80e6,
+            None,
+        );
+        write_bench(
+            r,
+            "search/e2e_real_telemetry",
+            "new",
+            "search",
+            "e2e_real_telemetry",
+            None,
+            81e6,
+            None,
+        );
+        write_bench(
+            r,
+            "telemetry/scrape_render_contract_instruments",
+            "new",
+            "telemetry",
+            "scrape_render_contract_instruments",
+            None,
+            440e3,
+            None,
+        );
+        write_bench(
+            r,
+            "faiss_100k/ours_flat_b1",
+            "new",
+            "faiss_100k",
+            "ours/flat/b1",
+            None,
+            6e6,
+            Some(1),
+        );
+        write_bench(
+            r,
+            "faiss_100k/raw_flat_b1",
+            "new",
+            "faiss_100k",
+            "raw/flat/b1",
+            None,
+            5e6,
+            Some(1),
+        );
+        write_bench(
+            r,
+            "faiss_100k/raw_hnsw32_ef64_b1",
+            "new",
+            "faiss_100k",
+            "raw/hnsw32_ef64/b1",
+            None,
+            0.25e6,
+            Some(1),
+        );
+        write_bench(
+            r,
+            "faiss_100k/ours_hnsw32_ef64_b16",
+            "new",
+            "faiss_100k",
+            "ours/hnsw32_ef64/b16",
+            None,
+            4.8e6,
+            Some(16),
+        );
+        write_bench(
+            r,
+            "search_by_size/e2e/1100",
+            "new",
+            "search_by_size",
+            "e2e",
+            Some("1100"),
+            9e6,
+            None,
+        );
+        // A baseline and a report dir that must be skipped.
+        write_bench(
+            r,
+            "search/e2e_noop_telemetry",
+            "main",
+            "search",
+            "e2e_noop_telemetry",
+            None,
+            60e6,
+            None,
+        );
+        std::fs::create_dir_all(r.join("search/report")).unwrap();
+        let est = load(r, "new").unwrap();
+        (t, est)
+    }
+
+    fn recalls() -> Recalls {
+        parse_recalls(r#"{"faiss_100k": {"n": 100000, "recall_at_10": {"ours/hnsw32_ef64": 0.97, "raw/hnsw32_ef64": 0.97, "ours/flat": 1.0}}}"#).unwrap()
+    }
+
+    #[test]
+    fn loads_new_estimates_only() {
+        let (_t, est) = fixture();
+        assert_eq!(est.len(), 8);
+        let e = est
+            .iter()
+            .find(|e| e.id == "search_by_size/e2e/1100")
+            .unwrap();
+        assert_eq!(e.bench, "e2e/1100");
+        assert!((e.median_ns - 9e6).abs() < 1e-6);
+        assert!(e.modified.is_some());
+        let b = est
+            .iter()
+            .find(|e| e.id == "faiss_100k/ours/hnsw32_ef64/b16")
+            .unwrap();
+        assert_eq!(b.elements, Some(16));
+    }
+
+    #[test]
+    fn computes_ratios_within_the_run() {
+        let (_t, est) = fixture();
+        let r = ratios(&est);
+        let tele = r.iter().find(|r| r.name.starts_with("telemetry")).unwrap();
+        assert!((tele.value - 81.0 / 80.0).abs() < 1e-9);
+        let dense = r
+            .iter()
+            .find(|r| r.name.contains("dense channel / raw FAISS, flat, batch 1"))
+            .unwrap();
+        assert!((dense.value - 1.2).abs() < 1e-9);
+        let speed = r
+            .iter()
+            .find(|r| r.denominator == "faiss_100k/raw/hnsw32_ef64/b1")
+            .unwrap();
+        assert!((speed.value - 20.0).abs() < 1e-9);
+        // No ours/flat/b16 in the fixture: no speedup for ours hnsw b16.
+        assert!(
+            !r.iter()
+                .any(|r| r.denominator.ends_with("ours/hnsw32_ef64/b16"))
+        );
+    }
+
+    #[test]
+    fn checks_the_targets() {
+        let (_t, est) = fixture();
+        let t = targets(&est, &ratios(&est), &recalls());
+        assert_eq!(
+            t.iter().map(|t| t.met).collect::<Vec<_>>(),
+            vec![Some(true), Some(true), Some(true), Some(true)]
+        );
+        let none = targets(&[], &[], &Recalls::new());
+        assert!(none.iter().all(|t| t.met.is_none()));
+    }
+
+    #[test]
+    fn faiss_ids_split_into_setting_and_batch() {
+        assert_eq!(
+            faiss_setting("ours/hnsw32_ef64+refine4/b16"),
+            "ours/hnsw32_ef64+refine4"
+        );
+        assert_eq!(faiss_batch("ours/hnsw32_ef64+refine4/b16"), Some(16));
+        assert_eq!(faiss_setting("e2e_noop"), "e2e_noop");
+        assert_eq!(faiss_batch("raw/flat"), None);
+    }
+
+    #[test]
+    fn compare_flags_regressions_over_threshold() {
+        let (t, est) = fixture();
+        let base = load(t.path(), "main").unwrap();
+        let changes = compare(&base, &est, parse_threshold("10%").unwrap());
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].regressed);
+        assert!((changes[0].change - (80.0 / 60.0 - 1.0)).abs() < 1e-9);
+        assert!(compare(&base, &est, 0.5).iter().all(|c| !c.regressed));
+        assert!(render_changes(&changes, 0.1).contains("REGRESSED"));
+    }
+
+    #[test]
+    fn thresholds_parse() {
+        assert!((parse_threshold("10%").unwrap() - 0.1).abs() < 1e-12);
+        assert!((parse_threshold(" 0.25 ").unwrap() - 0.25).abs() < 1e-12);
+        assert!(parse_threshold("ten").is_err());
+        assert!(parse_threshold("-5%").is_err());
+    }
+
+    #[test]
+    fn reads_a_prometheus_histogram() {
+        let text = "# TYPE codeintel_embed_latency_seconds histogram\n\
+codeintel_embed_latency_seconds_bucket{client=\"openai\",outcome=\"ok\",le=\"0.001\"} 1\n\
+codeintel_embed_latency_seconds_bucket{client=\"openai\",outcome=\"ok\",le=\"0.005\"} 3\n\
+codeintel_embed_latency_seconds_bucket{client=\"openai\",outcome=\"ok\",le=\"+Inf\"} 4\n\
+codeintel_embed_latency_seconds_sum{client=\"openai\",outcome=\"ok\"} 0.02\n\
+codeintel_embed_latency_seconds_count{client=\"openai\",outcome=\"ok\"} 4\n\
+codeintel_embed_batch_size_count{client=\"openai\"} 9\n";
+        let h = PromHistogram::parse(text, "codeintel_embed_latency_seconds").unwrap();
+        assert_eq!(h.count, 4);
+        assert!((h.sum - 0.02).abs() < 1e-12);
+        assert_eq!(h.median_bucket(), Some((0.001, 0.005)));
+        assert!(PromHistogram::parse(text, "codeintel_nothing").is_none());
+        assert_eq!(bucket_of(0.003, &[0.001, 0.005]), (0.001, 0.005));
+        assert_eq!(bucket_of(0.0005, &[0.001, 0.005]), (0.0, 0.001));
+        assert_eq!(bucket_of(1.0, &[0.001]), (0.001, f64::INFINITY));
+    }
+
+    #[test]
+    fn plot_points_come_from_batch_1_and_sizes() {
+        let (t, est) = fixture();
+        let pts = latency_recall_points(&est, &recalls());
+        assert_eq!(pts["faiss_100k"].len(), 2);
+        assert_eq!(e2e_points(&est), vec![(1100.0, 9.0)]);
+        plot_latency_recall(&t.path().join("a.svg"), &pts).unwrap();
+        plot_e2e(&t.path().join("b.svg"), &e2e_points(&est)).unwrap();
+        assert!(
+            std::fs::read_to_string(t.path().join("a.svg"))
+                .unwrap()
+                .contains("<svg")
+        );
+    }
+
+    #[test]
+    fn renders_a_faiss_table() {
+        let (_t, est) = fixture();
+        let table = group_table("faiss_100k", &est, &recalls(), &ratios(&est));
+        insta::assert_snapshot!(table);
+    }
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(fmt_ns(440_000.0), "440 µs");
+        assert_eq!(fmt_ns(5_700_000.0), "5.70 ms");
+        assert_eq!(fmt_ns(12.0), "12.0 ns");
+        assert_eq!(fmt_ns(2.5e9), "2.50 s");
+    }
+}
