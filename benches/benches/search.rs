@@ -22,7 +22,7 @@ use codeintel_server::index::publish::DataDir;
 use codeintel_server::observability::metrics::Metrics;
 use codeintel_server::observability::testing;
 use codeintel_server::search::engine::{Engine, EngineConfig};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 const QUERIES: [&str; 6] = [
     "compute the refund for a customer",
@@ -43,10 +43,13 @@ fn engine(data: &DataDir, metrics: &Metrics) -> Engine {
     e
 }
 
-fn search(c: &mut Criterion) {
-    // ~10 chunks per file: 10k files ≈ 100k chunks.
-    let files = size(10_000, 30);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
+/// Generates and indexes `files` files (~10 chunks each) with the 384-d
+/// hash embedder. Returns the temp dirs (kept alive), the data dir and the
+/// chunk count.
+fn corpus(
+    rt: &tokio::runtime::Runtime,
+    files: usize,
+) -> (tempfile::TempDir, tempfile::TempDir, DataDir, u64) {
     let repo = tempfile::tempdir().expect("tempdir");
     generate_repo(repo.path(), files, 10).expect("generate");
     let data_dir = tempfile::tempdir().expect("tempdir");
@@ -63,11 +66,47 @@ fn search(c: &mut Criterion) {
         ))
         .expect("build");
     println!(
-        "search/corpus: {} chunks, dense {:?}, built in {:.1}s",
+        "search/corpus: {files} files, {} chunks, dense {:?}, built in {:.1}s",
         built.manifest.chunks,
         built.manifest.dense.kind,
         started.elapsed().as_secs_f64()
     );
+    (repo, data_dir, data, built.manifest.chunks as u64)
+}
+
+/// E2E latency vs corpus size (no-op telemetry), for the report's plot:
+/// bench ids `search_by_size/e2e/<chunks>`. Below 20k vectors the dense
+/// index is flat (exact), above it HNSW (`DenseKind::Auto`). The largest
+/// point is measured in [`search`] on its corpus (built once).
+fn by_size(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sizes = if codeintel_benches::bench_mode() {
+        vec![100, 1_000]
+    } else {
+        vec![5]
+    };
+    let mut g = c.benchmark_group("search_by_size");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+    for files in sizes {
+        let (_repo, _dd, data, chunks) = corpus(&rt, files);
+        let e = engine(&data, &Metrics::noop());
+        let mut i = 0usize;
+        g.bench_function(BenchmarkId::new("e2e", chunks), |b| {
+            b.iter(|| {
+                i += 1;
+                rt.block_on(e.search(QUERIES[i % QUERIES.len()], 10, false, &Timeline::new()))
+                    .expect("search")
+            });
+        });
+    }
+    g.finish();
+}
+
+fn search(c: &mut Criterion) {
+    // ~10 chunks per file: 10k files ≈ 100k chunks.
+    let files = size(10_000, 30);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (_repo, _data_dir, data, chunks) = corpus(&rt, files);
 
     // Percentiles over a fixed loop, noop telemetry.
     let noop = engine(&data, &Metrics::noop());
@@ -87,14 +126,30 @@ fn search(c: &mut Criterion) {
         samples.len()
     );
 
+    // The largest point of the by-size plot.
+    let mut g = c.benchmark_group("search_by_size");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+    let mut count = 0usize;
+    g.bench_function(BenchmarkId::new("e2e", chunks), |b| {
+        b.iter(|| {
+            count += 1;
+            rt.block_on(noop.search(QUERIES[count % QUERIES.len()], 10, false, &Timeline::new()))
+                .expect("search")
+        });
+    });
+    g.finish();
+
+    // One iteration = the six queries once each: every iteration does the
+    // same work, so the spread measures the machine, not the query mix, and
+    // the noop/real ratio can resolve a few percent.
     let mut g = c.benchmark_group("search");
-    g.measurement_time(Duration::from_secs(5));
-    let mut i = 0usize;
+    g.measurement_time(Duration::from_secs(12)).sample_size(20);
     g.bench_function("e2e_noop_telemetry", |b| {
         b.iter(|| {
-            i += 1;
-            rt.block_on(noop.search(QUERIES[i % QUERIES.len()], 10, false, &Timeline::new()))
-                .expect("search")
+            for q in QUERIES {
+                rt.block_on(noop.search(q, 10, false, &Timeline::new()))
+                    .expect("search");
+            }
         });
     });
 
@@ -108,22 +163,25 @@ fn search(c: &mut Criterion) {
     g.bench_function("e2e_real_telemetry", |b| {
         b.iter(|| {
             j += 1;
-            if let (true, Some(s)) = (j.is_multiple_of(1024), &spans) {
+            if let (true, Some(s)) = (j.is_multiple_of(128), &spans) {
                 s.reset();
             }
-            rt.block_on(async {
-                let span = tracing::info_span!("POST /v1/search");
-                tracing::Instrument::instrument(
-                    real.search(QUERIES[j % QUERIES.len()], 10, false, &Timeline::new()),
-                    span,
-                )
-                .await
-            })
-            .expect("search")
+            for q in QUERIES {
+                rt.block_on(async {
+                    let span = tracing::info_span!("POST /v1/search");
+                    tracing::Instrument::instrument(
+                        real.search(q, 10, false, &Timeline::new()),
+                        span,
+                    )
+                    .await
+                })
+                .expect("search");
+            }
         });
     });
     g.finish();
 }
 
-criterion_group!(benches, search);
+// by_size first: `search` installs a global subscriber for its real-telemetry half.
+criterion_group!(benches, by_size, search);
 criterion_main!(benches);
