@@ -133,12 +133,29 @@ impl McpSuite {
     }
 
     /// Runs `scenario` against `url` and reads its checks; never longer than
-    /// `deadline` (the process group is killed then).
+    /// `deadline` (the process group is killed then). The suite's own
+    /// scenario timeout is set 2 s inside the deadline, so a hanging server
+    /// is normally reported by the suite itself.
     pub async fn run_scenario(
         &self,
         url: &str,
         scenario: &str,
         deadline: Duration,
+    ) -> McpScenarioRun {
+        let inner = deadline
+            .saturating_sub(Duration::from_secs(2))
+            .max(Duration::from_secs(1));
+        self.run_scenario_with(url, scenario, deadline, inner).await
+    }
+
+    /// [`Self::run_scenario`] with the suite's own timeout given: past
+    /// `deadline` the harness kills the run whatever `suite_timeout` says.
+    pub async fn run_scenario_with(
+        &self,
+        url: &str,
+        scenario: &str,
+        deadline: Duration,
+        suite_timeout: Duration,
     ) -> McpScenarioRun {
         let started = Instant::now();
         let mut run = McpScenarioRun {
@@ -158,14 +175,10 @@ impl McpSuite {
                 return run;
             }
         };
-        // The suite's own per-scenario timeout, inside the harness's deadline.
-        let inner_ms = deadline
-            .saturating_sub(Duration::from_secs(2))
-            .max(Duration::from_secs(1));
         let child = tokio::process::Command::new(&self.node)
             .arg(&self.entry)
             .args(["server", "--url", url, "--scenario", scenario, "--timeout"])
-            .arg(inner_ms.as_millis().to_string())
+            .arg(suite_timeout.as_millis().to_string())
             .arg("--output-dir")
             .arg(out_dir.path())
             .current_dir(out_dir.path())

@@ -200,11 +200,14 @@ async fn a_hanging_server_is_killed_at_the_scenario_deadline() {
         }
     });
     let started = Instant::now();
+    // The suite's own timeout (60 s) is past the harness's deadline (4 s), so
+    // it is the harness that must end the run, however fast node starts.
     let run = suite
-        .run_scenario(
+        .run_scenario_with(
             &format!("http://{addr}/mcp"),
             "ping",
             Duration::from_secs(4),
+            Duration::from_secs(60),
         )
         .await;
     let took = started.elapsed();
@@ -216,4 +219,39 @@ async fn a_hanging_server_is_killed_at_the_scenario_deadline() {
     obs.mcp_suite.scenarios[1] = run;
     let r = only_unmet(&obs, "MCP-002");
     says(&r, &["did not finish within 4 s; the harness killed it"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_server_fails_the_scenario_within_the_deadline() {
+    let Some(suite) = installed() else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = listener.accept().await {
+            conns.push(c);
+        }
+    });
+    let started = Instant::now();
+    // The default: the suite's own timeout 2 s inside the 4 s deadline. Which
+    // of the two ends the run depends on how fast node starts; either way the
+    // scenario is unmet, in bounded time.
+    let run = suite
+        .run_scenario(
+            &format!("http://{addr}/mcp"),
+            "ping",
+            Duration::from_secs(4),
+        )
+        .await;
+    let took = started.elapsed();
+    held.abort();
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    let mut obs = good();
+    obs.mcp_suite.scenarios[1] = run.clone();
+    let r = only_unmet(&obs, "MCP-002");
+    if run.timed_out {
+        says(&r, &["the harness killed it"]);
+    } else {
+        says(&r, &["did not complete within"]);
+    }
 }
