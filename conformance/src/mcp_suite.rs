@@ -265,17 +265,23 @@ pub fn locate(flag: Option<&Path>) -> Result<McpSuiteSetting, McpSuiteError> {
     })
 }
 
-/// `${CODEINTEL_CACHE:-$HOME/.cache/codeintel}/mcp-suite`.
-pub fn default_dir() -> Option<PathBuf> {
-    let cache = std::env::var_os(CACHE_VAR)
+/// `${CODEINTEL_CACHE:-$HOME/.cache/codeintel}`: where the set-up scripts
+/// install what the harness and the tests use (the MCP suite, the Python
+/// implementation's venv), outside the checkout.
+pub fn cache_root() -> Option<PathBuf> {
+    std::env::var_os(CACHE_VAR)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME")
                 .filter(|v| !v.is_empty())
                 .map(|h| PathBuf::from(h).join(".cache").join("codeintel"))
-        })?;
-    Some(cache.join("mcp-suite"))
+        })
+}
+
+/// `${CODEINTEL_CACHE:-$HOME/.cache/codeintel}/mcp-suite`.
+pub fn default_dir() -> Option<PathBuf> {
+    Some(cache_root()?.join("mcp-suite"))
 }
 
 /// The `checks.json` the suite wrote under `out_dir`

@@ -4,8 +4,10 @@
 //! suite (`@modelcontextprotocol/conformance@0.2.0-alpha.12`) wrote: `pass`
 //! against the reference server's `/mcp`; `fail` against a wrong path
 //! (`server-initialize`), a closed port (`server-session-lifecycle`) and a
-//! server that accepts any Host (`dns-rebinding-protection`); `broken`
-//! against a server that answers `{}` to every request. The live tests run
+//! server that accepts any Host (`dns-rebinding-protection`), and against a
+//! server that answers `{}` to every request (`tools-list`,
+//! `http-header-validation`); `broken` against that server too
+//! (`server-initialize`). The live tests run
 //! the installed suite (skipped, saying so, when it is not installed: run
 //! scripts/setup-node.sh) against stand-ins that break the protocol or hang.
 
@@ -78,6 +80,22 @@ fn a_failed_scenario_fails_its_requirement_quoting_the_suite() {
         &[
             "[localhost-host-rebinding-rejected] Expected HTTP 4xx for invalid Host/Origin headers, got 200",
         ],
+    );
+
+    let r = only_unmet(&with_run("tools-list", "fail"), "MCP-003");
+    says(
+        &r,
+        &[
+            "[tools-list] Failed",
+            "must have required property 'capabilities'",
+        ],
+    );
+
+    // A SHOULD: the failed scenario warns.
+    let r = only_unmet(&with_run("http-header-validation", "fail"), "MCP-006");
+    says(
+        &r,
+        &["[sep-2243-server-reject-invalid-headers] Expected HTTP 400, got 200"],
     );
 
     let r = only_unmet(&with_run("server-session-lifecycle", "fail"), "MCP-004");
@@ -176,6 +194,8 @@ async fn the_real_suite_against_a_broken_server_fails_the_mcp_musts() {
     let init = &results["MCP-001"];
     assert_eq!(init.outcome, Outcome::Fail, "{}", init.message);
     says(init, &["[server-initialize] Failed to initialize"]);
+    let tools = &results["MCP-003"];
+    assert_eq!(tools.outcome, Outcome::Fail, "{}", tools.message);
     let dns = &results["MCP-005"];
     assert_eq!(dns.outcome, Outcome::Fail, "{}", dns.message);
     says(
@@ -187,10 +207,9 @@ async fn the_real_suite_against_a_broken_server_fails_the_mcp_musts() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_server_is_killed_at_the_scenario_deadline() {
-    let Some(suite) = installed() else { return };
-    // Accepts connections and never answers.
+/// A stand-in that accepts connections and never answers; abort the handle
+/// to close it.
+async fn hanging_server() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let held = tokio::spawn(async move {
@@ -199,12 +218,19 @@ async fn a_hanging_server_is_killed_at_the_scenario_deadline() {
             conns.push(c);
         }
     });
+    (format!("http://{addr}/mcp"), held)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_server_is_killed_at_the_scenario_deadline() {
+    let Some(suite) = installed() else { return };
+    let (url, held) = hanging_server().await;
     let started = Instant::now();
     // The suite's own timeout (60 s) is past the harness's deadline (4 s), so
     // it is the harness that must end the run, however fast node starts.
     let run = suite
         .run_scenario_with(
-            &format!("http://{addr}/mcp"),
+            &url,
             "ping",
             Duration::from_secs(4),
             Duration::from_secs(60),
@@ -224,24 +250,13 @@ async fn a_hanging_server_is_killed_at_the_scenario_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_server_fails_the_scenario_within_the_deadline() {
     let Some(suite) = installed() else { return };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let held = tokio::spawn(async move {
-        let mut conns = Vec::new();
-        while let Ok((c, _)) = listener.accept().await {
-            conns.push(c);
-        }
-    });
+    let (url, held) = hanging_server().await;
     let started = Instant::now();
     // The default: the suite's own timeout 2 s inside the 4 s deadline. Which
     // of the two ends the run depends on how fast node starts; either way the
     // scenario is unmet, in bounded time.
     let run = suite
-        .run_scenario(
-            &format!("http://{addr}/mcp"),
-            "ping",
-            Duration::from_secs(4),
-        )
+        .run_scenario(&url, "ping", Duration::from_secs(4))
         .await;
     let took = started.elapsed();
     held.abort();

@@ -8,7 +8,7 @@
 //!
 //! Needs the Python virtualenv (`fixtures/suts/python-otel/setup.sh`) and, for
 //! the `MCP-*` rows, the official MCP suite (`scripts/setup-node.sh`);
-//! `scripts/test.sh` installs both and sets `CODEINTEL_REQUIRE_SUTS=1`, which
+//! `scripts/test.sh` installs both and sets `CODEINTEL_REQUIRE_SUTS`, which
 //! turns a missing one into a failure instead of a skip.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codeintel_conformance::drive::workspace_root;
+use codeintel_conformance::mcp_suite::{self, McpSuiteSetting};
 use serde::Deserialize;
 
 /// The whole matrix must finish within this (each SUT has its own deadlines).
@@ -32,15 +33,10 @@ struct Entry {
     expect: BTreeMap<String, String>,
 }
 
-fn cache_dir() -> PathBuf {
-    std::env::var_os("CODEINTEL_CACHE").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/codeintel"),
-        PathBuf::from,
-    )
-}
-
+/// Set by scripts/test.sh: a missing set-up fails instead of skipping (as in
+/// tests/mcp_suite.rs).
 fn required() -> bool {
-    std::env::var("CODEINTEL_REQUIRE_SUTS").is_ok_and(|v| v == "1")
+    std::env::var_os("CODEINTEL_REQUIRE_SUTS").is_some()
 }
 
 /// The manifests `fixtures/suts/*/sut.toml`, by folder name.
@@ -115,7 +111,9 @@ fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String) {
 #[test]
 fn every_implementation_shows_exactly_its_expected_outcomes() {
     let root = workspace_root();
-    let venv_python = cache_dir().join("venv/python-otel/bin/python");
+    let venv_python = mcp_suite::cache_root()
+        .expect("CODEINTEL_CACHE or HOME is set")
+        .join("venv/python-otel/bin/python");
     if !venv_python.is_file() {
         let why = format!(
             "no Python virtualenv at {}: run fixtures/suts/python-otel/setup.sh",
@@ -125,13 +123,17 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
         eprintln!("skipped: {why}");
         return;
     }
-    let mcp_suite = cache_dir().join("mcp-suite/node_modules");
-    let mcp_installed = mcp_suite.is_dir();
-    assert!(
-        mcp_installed || !required(),
-        "the official MCP suite is not installed at {}: run scripts/setup-node.sh",
-        mcp_suite.display()
-    );
+    // Found as the harness finds it.
+    let mcp_installed = match mcp_suite::locate(None) {
+        Ok(McpSuiteSetting::Installed(_)) => true,
+        other => {
+            assert!(
+                !required(),
+                "the official MCP suite is not installed ({other:?}): run scripts/setup-node.sh"
+            );
+            false
+        }
+    };
 
     let expected_path = root.join("fixtures/suts/EXPECTED.toml");
     let expected: BTreeMap<String, Entry> =

@@ -102,16 +102,7 @@ fn judge_run(id: &str, run: &McpScenarioRun) -> CheckResult {
         )
         .with_evidence(tail_evidence(run));
     }
-    let count = |status: &str| run.checks.iter().filter(|c| c.status == status).count();
-    let failed: Vec<String> = run
-        .checks
-        .iter()
-        .filter(|c| c.status == "FAILURE")
-        .map(|c| {
-            let what = c.error_message.as_deref().unwrap_or(&c.description);
-            format!("[{}] {}", c.id, excerpt(what, 300))
-        })
-        .collect();
+    let failed = quoted(run, "FAILURE", 300);
     if !failed.is_empty() {
         return CheckResult::fail(
             id,
@@ -124,16 +115,8 @@ fn judge_run(id: &str, run: &McpScenarioRun) -> CheckResult {
         )
         .with_evidence(lines);
     }
-    let passed = count("SUCCESS");
-    let warnings: Vec<String> = run
-        .checks
-        .iter()
-        .filter(|c| c.status == "WARNING")
-        .map(|c| {
-            let what = c.error_message.as_deref().unwrap_or(&c.description);
-            format!("[{}] {}", c.id, excerpt(what, 200))
-        })
-        .collect();
+    let passed = run.checks.iter().filter(|c| c.status == "SUCCESS").count();
+    let warnings = quoted(run, "WARNING", 200);
     if passed == 0 && warnings.is_empty() {
         let why: Vec<String> = run
             .checks
@@ -172,6 +155,18 @@ fn judge_run(id: &str, run: &McpScenarioRun) -> CheckResult {
         let _ = write!(message, ", with warnings: {}", warnings.join("; "));
     }
     CheckResult::pass(id, message).with_evidence(lines)
+}
+
+/// `[id] message` of each check with `status`, the suite's message cut to `max`.
+fn quoted(run: &McpScenarioRun, status: &str, max: usize) -> Vec<String> {
+    run.checks
+        .iter()
+        .filter(|c| c.status == status)
+        .map(|c| {
+            let what = c.error_message.as_deref().unwrap_or(&c.description);
+            format!("[{}] {}", c.id, excerpt(what, max))
+        })
+        .collect()
 }
 
 fn tail_evidence(run: &McpScenarioRun) -> Vec<String> {
