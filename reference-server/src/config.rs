@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::embed::select::EmbedderKind;
 use crate::store::dense::DenseKind;
 
 /// Flags (each also readable from its environment variable). Flattened into
@@ -32,6 +33,15 @@ pub struct ConfigArgs {
     /// Unset: the index has no dense channel and search uses BM25 only.
     #[arg(long, env = "CODEINTEL_VLLM_URL", value_name = "URL", global = true)]
     pub vllm_url: Option<String>,
+    /// Which embedder: local (built-in all-MiniLM-L6-v2), http (CODEINTEL_VLLM_URL) or none.
+    /// Default: http when CODEINTEL_VLLM_URL is set, else local when the model is installed
+    /// (scripts/setup-model.sh), else none (BM25 only).
+    #[arg(long, env = "CODEINTEL_EMBEDDER", value_name = "KIND", global = true)]
+    pub embedder: Option<String>,
+    /// Folder of the local model (config.json, tokenizer.json, model.safetensors).
+    /// Default: ~/.cache/codeintel/models/all-MiniLM-L6-v2, where scripts/setup-model.sh installs it.
+    #[arg(long, env = "CODEINTEL_MODEL_DIR", value_name = "DIR", global = true)]
+    pub model_dir: Option<PathBuf>,
     /// Embedding model name sent to the embeddings server.
     #[arg(
         long,
@@ -94,6 +104,9 @@ pub struct ConfigArgs {
         global = true
     )]
     pub request_timeout_ms: Option<u64>,
+    /// Query embeddings kept in an LRU cache (0, the default: off, every search embeds its query).
+    #[arg(long, env = "CODEINTEL_QUERY_CACHE", value_name = "N", global = true)]
+    pub query_cache: Option<usize>,
     /// Requests served at once; more wait.
     #[arg(
         long,
@@ -114,6 +127,8 @@ struct FileConfig {
     data: Option<PathBuf>,
     http_addr: Option<String>,
     vllm_url: Option<String>,
+    embedder: Option<String>,
+    model_dir: Option<PathBuf>,
     embed_model: Option<String>,
     embed_batch: Option<usize>,
     embed_concurrency: Option<usize>,
@@ -123,6 +138,7 @@ struct FileConfig {
     max_file_bytes: Option<u64>,
     record_query_text: Option<bool>,
     request_timeout_ms: Option<u64>,
+    query_cache: Option<usize>,
     max_concurrency: Option<usize>,
 }
 
@@ -133,6 +149,10 @@ pub struct Config {
     pub data: PathBuf,
     pub http_addr: SocketAddr,
     pub vllm_url: Option<String>,
+    /// `CODEINTEL_EMBEDDER`, when given (else chosen by [`crate::embed::select::choose`]).
+    pub embedder: Option<EmbedderKind>,
+    /// The local model's folder (`None` only without a home folder).
+    pub model_dir: Option<PathBuf>,
     pub embed_model: String,
     /// From `CODEINTEL_EMBED_API_KEY` only; never logged.
     pub embed_api_key: Option<String>,
@@ -146,6 +166,8 @@ pub struct Config {
     /// From `CODEINTEL_TOKEN` only; required for a non-loopback bind.
     pub token: Option<String>,
     pub request_timeout: Duration,
+    /// Query embeddings cached (0: off).
+    pub query_cache: usize,
     pub max_concurrency: usize,
     /// Request body limit, bytes.
     pub body_limit: usize,
@@ -263,6 +285,22 @@ impl Config {
             }
         }
 
+        let embedder_text = args.embedder.clone().or(file.embedder);
+        let embedder = match embedder_text.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => Some(EmbedderKind::parse(t).ok_or_else(|| {
+                invalid(
+                    "embedder (--embedder / CODEINTEL_EMBEDDER)",
+                    format!("{t:?}: expected local, http or none"),
+                )
+            })?),
+        };
+        let model_dir = args
+            .model_dir
+            .clone()
+            .or_else(|| from_file(file.model_dir))
+            .or_else(crate::embed::local::default_model_dir);
+
         let positive = |key: &'static str, v: usize| {
             if v == 0 {
                 Err(invalid(key, "must be at least 1"))
@@ -323,6 +361,8 @@ impl Config {
             data,
             http_addr,
             vllm_url,
+            embedder,
+            model_dir,
             embed_model: args
                 .embed_model
                 .clone()
@@ -344,6 +384,7 @@ impl Config {
                 .unwrap_or(false),
             token,
             request_timeout: Duration::from_millis(request_timeout_ms),
+            query_cache: args.query_cache.or(file.query_cache).unwrap_or(0),
             max_concurrency,
             body_limit: 1 << 20,
         };
@@ -406,6 +447,20 @@ impl Config {
             "vllm_url",
             format!("{:?}", self.vllm_url.clone().unwrap_or_default()),
         );
+        line(
+            "embedder",
+            format!("{:?}", self.embedder.map_or("", EmbedderKind::as_str)),
+        );
+        line(
+            "model_dir",
+            format!(
+                "{:?}",
+                self.model_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            ),
+        );
         line("embed_model", format!("{:?}", self.embed_model));
         line("embed_batch", self.embed_batch.to_string());
         line("embed_concurrency", self.embed_concurrency.to_string());
@@ -424,6 +479,7 @@ impl Config {
             "request_timeout_ms",
             self.request_timeout.as_millis().to_string(),
         );
+        line("query_cache", self.query_cache.to_string());
         line("max_concurrency", self.max_concurrency.to_string());
         line(
             "# embed_api_key",

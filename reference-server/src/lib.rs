@@ -8,6 +8,7 @@
 pub mod config;
 pub mod diagnostics;
 pub mod embed;
+pub mod eval;
 pub mod index;
 pub mod observability;
 pub mod search;

@@ -8,8 +8,10 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 use codeintel_server::config::{Config, ConfigArgs};
-use codeintel_server::embed::Embedder;
+use codeintel_server::embed::local::{LocalConfig, LocalEmbedder};
 use codeintel_server::embed::openai::{OpenAiConfig, OpenAiEmbedder};
+use codeintel_server::embed::select::{self, EmbedderKind};
+use codeintel_server::embed::{Embedder, local};
 use codeintel_server::index::build::{self, BuildOptions};
 use codeintel_server::index::publish::DataDir;
 use codeintel_server::index::walk::WalkOptions;
@@ -57,6 +59,26 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Serve the built-in embedding model (all-MiniLM-L6-v2) as an OpenAI-compatible
+    /// POST /v1/embeddings, for other tools and implementations to share.
+    EmbedServe {
+        /// Listen address (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        addr: std::net::SocketAddr,
+    },
+    /// Retrieval evaluation: index each package of a query set and score every channel
+    /// (sparse, dense, plain RRF, the gated hybrid) by hit@5, MRR@10 and nDCG@10.
+    Eval {
+        /// JSON lines: {"pkg", "kind", "query", "path", "start", "end"} (e.g. shared/eval-dev/queries.jsonl).
+        #[arg(long)]
+        queries: PathBuf,
+        /// Folder holding one source folder per `pkg`.
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Also write the table (Markdown) to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Download the runpack (timeline, stages, config, report) of one request from a running server.
     Runpack {
         /// Trace id of the request (from the search response's `trace_id`).
@@ -70,19 +92,45 @@ enum Command {
     },
 }
 
+/// The embedder a command uses (see `embed::select`), and why: printed on
+/// stderr so the user knows whether search will be semantic.
 fn embedder(cfg: &Config, metrics: &Metrics) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
-    let Some(url) = &cfg.vllm_url else {
-        return Ok(None);
-    };
-    let mut oc = OpenAiConfig::new(url.clone(), cfg.embed_model.clone());
-    oc.api_key.clone_from(&cfg.embed_api_key);
-    oc.batch_size = cfg.embed_batch;
-    oc.max_concurrency = cfg.embed_concurrency;
-    oc.timeout = cfg.embed_timeout;
-    oc.max_retries = cfg.embed_retries;
-    let e = OpenAiEmbedder::new(oc, metrics.clone())
-        .with_context(|| format!("cannot set up the embeddings client for {url}"))?;
-    Ok(Some(Arc::new(e)))
+    let present = cfg.model_dir.as_deref().is_some_and(local::model_present);
+    let choice = select::choose(
+        cfg.embedder,
+        cfg.vllm_url.as_deref(),
+        cfg.model_dir.as_deref(),
+        present,
+    )
+    .map_err(anyhow::Error::msg)?;
+    eprintln!("embedder: {} ({})", choice.kind, choice.reason);
+    tracing::info!(embedder = choice.kind.as_str(), reason = %choice.reason, "embedder chosen");
+    match choice.kind {
+        EmbedderKind::None => Ok(None),
+        EmbedderKind::Local => Ok(Some(Arc::new(local_embedder(cfg, metrics)?))),
+        EmbedderKind::Http => {
+            let url = cfg.vllm_url.clone().unwrap_or_default();
+            let mut oc = OpenAiConfig::new(url.clone(), cfg.embed_model.clone());
+            oc.api_key.clone_from(&cfg.embed_api_key);
+            oc.batch_size = cfg.embed_batch;
+            oc.max_concurrency = cfg.embed_concurrency;
+            oc.timeout = cfg.embed_timeout;
+            oc.max_retries = cfg.embed_retries;
+            let e = OpenAiEmbedder::new(oc, metrics.clone())
+                .with_context(|| format!("cannot set up the embeddings client for {url}"))?;
+            Ok(Some(Arc::new(e)))
+        }
+    }
+}
+
+fn local_embedder(cfg: &Config, metrics: &Metrics) -> anyhow::Result<LocalEmbedder> {
+    let dir = cfg
+        .model_dir
+        .clone()
+        .context("no model folder: set CODEINTEL_MODEL_DIR or --model-dir (HOME is unset)")?;
+    let mut lc = LocalConfig::new(dir);
+    lc.batch_size = cfg.embed_batch;
+    Ok(LocalEmbedder::load(lc, metrics.clone())?)
 }
 
 fn build_options(cfg: &Config, progress: bool) -> BuildOptions {
@@ -196,6 +244,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let lock = data.lock()?;
             let v = data.rollback(&lock, to.as_deref())?;
             println!("CURRENT is now {}", v.name);
+        }
+        Command::EmbedServe { addr } => {
+            // No repository is involved: only the model settings matter.
+            let mut args = cli.config.clone();
+            args.repo.get_or_insert_with(|| PathBuf::from("."));
+            let cfg = Config::resolve(&args)?;
+            let guard = telemetry(std::env::var_os("PROMETHEUS_PORT").is_some())?;
+            let metrics = guard.metrics();
+            let model = Arc::new(local_embedder(&cfg, &metrics)?) as Arc<dyn Embedder>;
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    "embed-serve listens on {addr}, beyond this machine, without authentication"
+                );
+            }
+            codeintel_server::serve::embeddings::serve(
+                addr,
+                model,
+                |bound| {
+                    eprintln!(
+                        "embed-serve: http://{bound}/v1/embeddings (model {})",
+                        local::MODEL_NAME
+                    );
+                },
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                },
+            )
+            .await
+            .context("embed-serve")?;
+        }
+        Command::Eval {
+            queries,
+            corpus,
+            markdown,
+        } => {
+            let mut args = cli.config.clone();
+            args.repo.get_or_insert_with(|| corpus.clone());
+            let cfg = Config::resolve(&args)?;
+            let guard = telemetry(false)?;
+            let metrics = guard.metrics();
+            let emb = embedder(&cfg, &metrics)?;
+            let qs = codeintel_server::eval::read_queries(&queries)?;
+            eprintln!("eval: {} queries from {}", qs.len(), queries.display());
+            let table = codeintel_server::eval::run(&qs, &corpus, emb, &metrics, |line| {
+                eprintln!("eval: {line}");
+            })
+            .await?;
+            let md = codeintel_server::eval::markdown(&table);
+            print!("{md}");
+            if let Some(out) = markdown {
+                std::fs::write(&out, &md).with_context(|| format!("writing {}", out.display()))?;
+            }
         }
         Command::Runpack {
             trace_id,

@@ -14,7 +14,9 @@
 //! The embedder never logs or traces input texts: only their count and total
 //! length.
 
+pub mod local;
 pub mod openai;
+pub mod select;
 pub mod stub;
 
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+pub use local::{LocalConfig, LocalEmbedder, LocalModelError};
 pub use openai::{OpenAiConfig, OpenAiEmbedder};
+pub use select::{EmbedderChoice, EmbedderKind};
 pub use stub::{HashEmbedder, hash_embedding};
 
 #[cfg(any(test, feature = "testing"))]
@@ -152,6 +156,10 @@ pub enum EmbedError {
     /// Invalid client configuration (detected before any request).
     #[error("invalid embeddings configuration: {0}")]
     Config(String),
+
+    /// The in-process model failed (tokenizer or inference).
+    #[error("{0}")]
+    Local(String),
 }
 
 impl EmbedError {
@@ -167,7 +175,8 @@ impl EmbedError {
             Self::Malformed { .. }
             | Self::Dimension { .. }
             | Self::CountMismatch { .. }
-            | Self::Config(_) => false,
+            | Self::Config(_)
+            | Self::Local(_) => false,
         }
     }
 
@@ -194,6 +203,7 @@ impl EmbedError {
             Self::Dimension { .. } => "EmbedError::Dimension",
             Self::CountMismatch { .. } => "EmbedError::CountMismatch",
             Self::Config(_) => "EmbedError::Config",
+            Self::Local(_) => "EmbedError::Local",
         }
     }
 
@@ -222,6 +232,7 @@ impl EmbedError {
             Self::Dimension { .. } => "dimension_mismatch",
             Self::CountMismatch { .. } => "count_mismatch",
             Self::Config(_) => "config",
+            Self::Local(_) => "local_model",
         }
     }
 }

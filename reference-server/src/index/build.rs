@@ -374,7 +374,7 @@ pub async fn build(
         .collect();
     let embed_start = Instant::now();
     let dense_status = match &embedder {
-        None => Err("no embeddings server configured (set CODEINTEL_VLLM_URL)".to_owned()),
+        None => Err(crate::embed::select::NO_EMBEDDER.to_owned()),
         Some(e) => {
             let mut progress = Progress::new(opts.progress, "embed", missing.len());
             let mut result = Ok(());

@@ -450,7 +450,7 @@ pub fn capabilities(state: &AppState) -> serde_json::Value {
                 .clone()
                 .unwrap_or_else(|| "the index has no dense part".to_owned()),
         ),
-        (Some(_), None) => Some("no embeddings server configured (CODEINTEL_VLLM_URL)".to_owned()),
+        (Some(_), None) => Some(crate::embed::select::NO_EMBEDDER.to_owned()),
         _ => None,
     };
     serde_json::json!({

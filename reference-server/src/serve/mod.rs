@@ -15,6 +15,7 @@
 //! index version, or [`guard`], and record one [`RunRecord`] per search or
 //! tool call in the [`RunStore`] (for runpacks).
 
+pub mod embeddings;
 pub mod guard;
 pub mod http;
 pub mod mcp;
@@ -172,6 +173,7 @@ impl AppState {
             metrics.clone(),
             EngineConfig {
                 record_query_text: config.record_query_text,
+                query_cache: config.query_cache,
                 ..EngineConfig::default()
             },
         );
