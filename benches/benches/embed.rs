@@ -49,15 +49,21 @@ const MODEL: &str = "bench-model";
 
 struct Stub {
     delay: Duration,
-    bodies: Mutex<HashMap<usize, Bytes>>,
+    /// Pre-rendered answers by (texts, base64).
+    bodies: Mutex<HashMap<(usize, bool), Bytes>>,
 }
 
 #[derive(serde::Deserialize)]
 struct Req {
     input: Vec<serde::de::IgnoredAny>,
+    #[serde(default)]
+    encoding_format: Option<String>,
 }
 
-fn answer(n: usize) -> Bytes {
+/// An answer of `n` vectors, as JSON numbers or (what the client asks for
+/// first, as OpenAI and vLLM serve it) base64 of little-endian f32.
+fn answer(n: usize, base64: bool) -> Bytes {
+    use base64::Engine as _;
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let data: Vec<Value> = (0..n)
         .map(|i| {
@@ -69,7 +75,13 @@ fn answer(n: usize) -> Bytes {
                     ((x % 2_000_001) as f64 / 1e6 - 1.0) / 20.0
                 })
                 .collect();
-            json!({"object": "embedding", "index": i, "embedding": v})
+            let embedding = if base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
         })
         .collect();
     Bytes::from(
@@ -84,19 +96,24 @@ fn answer(n: usize) -> Bytes {
 }
 
 async fn embeddings(State(stub): State<Arc<Stub>>, body: Bytes) -> impl IntoResponse {
-    let n = serde_json::from_slice::<Req>(&body).map_or(0, |r| r.input.len());
+    let key = serde_json::from_slice::<Req>(&body).map_or((0, false), |r| {
+        (
+            r.input.len(),
+            r.encoding_format.as_deref() == Some("base64"),
+        )
+    });
     let cached = stub
         .bodies
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&n)
+        .get(&key)
         .cloned();
     let out = cached.unwrap_or_else(|| {
-        let b = answer(n);
+        let b = answer(key.0, key.1);
         stub.bodies
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(n, b.clone());
+            .insert(key, b.clone());
         b
     });
     if !stub.delay.is_zero() {
@@ -112,10 +129,12 @@ fn start_stub(rt: &tokio::runtime::Runtime, delay: Duration) -> SocketAddr {
     });
     // Pre-render the answers the benches ask for.
     for n in [1, 8, 32, 128] {
-        stub.bodies
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(n, answer(n));
+        for b64 in [false, true] {
+            stub.bodies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((n, b64), answer(n, b64));
+        }
     }
     let app = Router::new()
         .route("/v1/embeddings", post(embeddings))

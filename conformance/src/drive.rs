@@ -60,6 +60,9 @@ pub struct DriveConfig {
     pub embed_model: String,
     /// Dimension of the harness's embedding vectors.
     pub embed_dim: usize,
+    /// A real model behind the harness's embeddings server (`--embedder
+    /// local`); `None`: the deterministic token hash.
+    pub embed_source: Option<std::sync::Arc<dyn crate::peers::embeddings::VectorSource>>,
     /// Deadline for `/healthz` to answer and, once the gate is open, for
     /// `/readyz` to answer 200.
     pub ready_timeout: Duration,
@@ -114,6 +117,7 @@ impl DriveConfig {
             service_name: "codeintel-conformance-sut".to_owned(),
             embed_model: "conformance-embed".to_owned(),
             embed_dim: 64,
+            embed_source: None,
             ready_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
             embed_fault_delay: Duration::from_millis(2500),
@@ -231,6 +235,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
     let phase = Instant::now();
     let peers = match Peers::start(EmbeddingsConfig {
         dim: cfg.embed_dim,
+        source: cfg.embed_source.clone(),
         gate_open: false,
         max_hold: cfg.gate_max_hold,
         default_model: cfg.embed_model.clone(),

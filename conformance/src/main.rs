@@ -81,6 +81,13 @@ struct RunArgs {
     /// The official MCP conformance suite's folder (from scripts/setup-node.sh; default: $CODEINTEL_MCP_SUITE, else ${CODEINTEL_CACHE:-~/.cache/codeintel}/mcp-suite when present).
     #[arg(long, value_name = "DIR")]
     mcp_suite: Option<PathBuf>,
+    /// Vectors of the harness's embeddings server: `hash` (deterministic token hash, the default)
+    /// or `local` (the built-in all-MiniLM-L6-v2 of scripts/setup-model.sh; needs the `reference` feature).
+    #[arg(long, value_name = "KIND", value_parser = ["hash", "local"], default_value = "hash")]
+    embedder: String,
+    /// The local model's folder (default: $CODEINTEL_MODEL_DIR, else ~/.cache/codeintel/models/all-MiniLM-L6-v2).
+    #[arg(long, value_name = "DIR")]
+    model_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +197,27 @@ fn target(
     })
 }
 
+#[cfg(feature = "reference")]
+fn local_vectors(
+    dir: Option<PathBuf>,
+) -> Result<std::sync::Arc<dyn codeintel_conformance::peers::embeddings::VectorSource>, HarnessError>
+{
+    let model = codeintel_conformance::sut::reference::LocalVectors::load(dir)
+        .map_err(|e| HarnessError(format!("--embedder local: {e}")))?;
+    Ok(std::sync::Arc::new(model))
+}
+
+#[cfg(not(feature = "reference"))]
+fn local_vectors(
+    _dir: Option<PathBuf>,
+) -> Result<std::sync::Arc<dyn codeintel_conformance::peers::embeddings::VectorSource>, HarnessError>
+{
+    Err(HarnessError(
+        "--embedder local needs the `reference` feature (the built-in model lives in codeintel-server)"
+            .to_owned(),
+    ))
+}
+
 fn drive_config(
     timeout: Option<Duration>,
     mcp_suite: Option<&Path>,
@@ -261,7 +289,10 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         Some(path) => Some(ExpectedFailures::load(path)?),
         None => None,
     };
-    let cfg = drive_config(timeout, args.mcp_suite.as_deref())?;
+    let mut cfg = drive_config(timeout, args.mcp_suite.as_deref())?;
+    if args.embedder == "local" {
+        cfg.embed_source = Some(local_vectors(args.model_dir.clone())?);
+    }
     let name = target.sut.info().name;
     eprintln!("codeintel-conformance: driving `{name}` …");
 

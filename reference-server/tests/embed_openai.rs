@@ -47,7 +47,7 @@ async fn batches_by_count_and_keeps_input_order() {
         .body_json()
         .unwrap();
     assert_eq!(body["model"], MODEL);
-    assert_eq!(body["encoding_format"], "float");
+    assert_eq!(body["encoding_format"], "base64");
 
     let scrape = registry.render();
     assert_eq!(attempts(&scrape, "ok"), 3, "{scrape}");
@@ -525,4 +525,93 @@ async fn the_first_failing_batch_fails_the_call() {
         1,
         "later batches are not sent"
     );
+}
+
+/// Answers base64 vectors when asked, and refuses `encoding_format=base64`
+/// when `refuse` is set (as some servers do), floats otherwise.
+struct Base64Echo {
+    dim: usize,
+    refuse: bool,
+}
+
+impl wiremock::Respond for Base64Echo {
+    #[allow(clippy::unwrap_used)]
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        use base64::Engine as _;
+        let body: Value = request.body_json().unwrap();
+        let asked_b64 = body["encoding_format"] == "base64";
+        if asked_b64 && self.refuse {
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "object": "error",
+                "message": "encoding_format: unsupported value 'base64'"
+            }));
+        }
+        let data: Vec<Value> = body["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let v = hash_embedding(t.as_str().unwrap(), self.dim);
+                let embedding = if asked_b64 {
+                    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+                } else {
+                    json!(v)
+                };
+                json!({"object": "embedding", "index": i, "embedding": embedding})
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": data}))
+    }
+}
+
+#[tokio::test]
+async fn base64_answers_decode_to_the_same_vectors() {
+    let server = MockServer::start().await;
+    embeddings()
+        .respond_with(Base64Echo {
+            dim: 16,
+            refuse: false,
+        })
+        .mount(&server)
+        .await;
+    let e = OpenAiEmbedder::new(config(&server.uri()), Metrics::noop()).unwrap();
+    let input = texts(5);
+    let out = e.embed(&input).await.unwrap();
+    let want: Vec<Vec<f32>> = input.iter().map(|t| hash_embedding(t, 16)).collect();
+    assert_eq!(out, want);
+}
+
+#[tokio::test]
+async fn a_server_refusing_base64_gets_floats_from_then_on() {
+    let server = MockServer::start().await;
+    embeddings()
+        .respond_with(Base64Echo {
+            dim: 8,
+            refuse: true,
+        })
+        .mount(&server)
+        .await;
+    let (_provider, registry, metrics) = real_metrics();
+    let e = OpenAiEmbedder::new(config(&server.uri()), metrics).unwrap();
+    let first = e.embed(&texts(2)).await.unwrap();
+    let second = e.embed(&texts(3)).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(second[2], hash_embedding(&texts(3)[2], 8));
+    let formats: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.body_json::<Value>().unwrap()["encoding_format"].to_string())
+        .collect();
+    assert_eq!(
+        formats,
+        vec!["\"base64\"", "\"float\"", "\"float\""],
+        "one refusal, then floats only"
+    );
+    let scrape = registry.render();
+    assert_eq!(attempts(&scrape, "ok"), 2, "{scrape}");
+    assert_eq!(attempts(&scrape, "error"), 0, "{scrape}");
 }

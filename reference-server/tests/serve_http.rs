@@ -732,3 +732,56 @@ async fn a_load_failure_keeps_serving_health_and_readyz_says_why() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// An index embedded by one model, searched with another of the same
+/// dimension: the vectors live in different spaces, so the dense channel
+/// is switched off and the search says why, instead of ranking garbage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_model_swap_turns_the_dense_channel_off_and_says_so() {
+    use codeintel_server::embed::Embedder as _;
+    spans();
+    let ws = Workspace::new();
+    let mock = embeddings_mock().await;
+    let telemetry = own_metrics("http-model-swap");
+    let metrics = telemetry.metrics.clone();
+    let first = start_ready(
+        ws.config(Some(&mock.uri())),
+        metrics.clone(),
+        Some(openai(&mock.uri(), metrics.clone())),
+    )
+    .await;
+    first.shutdown().await.unwrap();
+
+    let swapped = hash(metrics.clone());
+    assert_ne!(swapped.model(), MODEL, "the test needs another model name");
+    let server = start_ready(ws.config(None), metrics, Some(swapped)).await;
+    let http = reqwest::Client::new();
+    let (status, body) = post_search(
+        &http,
+        &server.url(),
+        serde_json::json!({"query": "refund a captured payment"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let limits = body["limits"].as_array().unwrap();
+    let swap = limits
+        .iter()
+        .find(|l| l["code"] == "dense_model_mismatch")
+        .unwrap_or_else(|| panic!("a named limit: {body}"));
+    let message = swap["message"].as_str().unwrap();
+    assert!(
+        message.contains(MODEL),
+        "names the index's model: {message}"
+    );
+    for f in body["findings"].as_array().unwrap() {
+        assert!(
+            f["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["channel"] == "sparse"),
+            "{f}"
+        );
+    }
+    server.shutdown().await.unwrap();
+}

@@ -394,11 +394,8 @@ fn eight_threads_search_one_hnsw_index_concurrently() {
     let mut rng = Rng(5);
     let data = rng.vectors(n, dim);
     let queries = rng.vectors(20, dim);
-    // Fewer clones than threads: searchers also wait for returned clones.
-    let opts = DenseOptions {
-        max_searchers: 3,
-        ..DenseOptions::default()
-    };
+    // One shared index, eight threads searching it at once.
+    let opts = DenseOptions::default();
     for kind in [
         DenseKind::Hnsw {
             m: 16,
@@ -587,4 +584,44 @@ fn figures_flat_and_hnsw_on_10k_by_384() {
     .unwrap();
     let r = mean_recall(&flat, &hnsw, &cq, dim, k).unwrap();
     eprintln!("clustered {n}x{dim}: HNSW(m=32, ef=64) recall@{k} vs flat {r:.3}");
+}
+
+#[test]
+fn a_batch_search_gives_what_single_searches_give() {
+    let (n, dim) = (3_000, 16);
+    let mut rng = Rng(11);
+    let data = rng.vectors(n, dim);
+    let queries: Vec<Vec<f32>> = rng
+        .vectors(7, dim)
+        .chunks(dim)
+        .map(<[f32]>::to_vec)
+        .collect();
+    for kind in [
+        DenseKind::Flat,
+        DenseKind::Hnsw {
+            m: 16,
+            ef_search: 64,
+        },
+        DenseKind::Ivf {
+            nlist: 16,
+            nprobe: 4,
+        },
+    ] {
+        let idx = DenseIndex::build_with(
+            dim,
+            ids(n),
+            data.clone(),
+            kind,
+            &DenseOptions::default(),
+            Metrics::noop(),
+        )
+        .unwrap();
+        let batch = idx.search_batch(&queries, 10).unwrap();
+        assert_eq!(batch.len(), queries.len());
+        for (q, got) in queries.iter().zip(&batch) {
+            let single = idx.search(q, 10).unwrap();
+            let ids_of = |v: &[(String, f32)]| v.iter().map(|h| h.0.clone()).collect::<Vec<_>>();
+            assert_eq!(ids_of(got), ids_of(&single), "{kind:?}");
+        }
+    }
 }

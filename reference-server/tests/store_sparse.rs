@@ -152,26 +152,26 @@ fn search_terms_and_weighted_terms_use_the_same_tokens() {
 }
 
 #[test]
-fn doc_tokens_returns_symbol_and_text_tokens_in_id_order() {
+fn the_index_stores_no_text_and_reads_ids_from_the_fast_field() {
+    // The chunk text lives once, in the catalog: the document store holds
+    // nothing, so the index on disk is smaller than the text it indexes.
     let dir = tempfile::tempdir().unwrap();
-    let index = SparseIndex::build(dir.path(), corpus()).unwrap();
-    let toks = index
-        .doc_tokens(&[
-            "snake".to_owned(),
-            "unknown".to_owned(),
-            "readme".to_owned(),
-        ])
-        .unwrap();
-    assert_eq!(toks.len(), 3);
-    assert_eq!(
-        &toks[0][..4],
-        ["split_camel_case", "split", "camel", "case"]
-    );
-    assert!(toks[0].contains(&"findall".to_owned()));
-    assert!(toks[1].is_empty());
-    assert!(toks[2].contains(&"bm25".to_owned()) && toks[2].contains(&"repository".to_owned()));
-    // The path is not part of the feedback terms.
-    assert!(!toks[2].contains(&"md".to_owned()));
+    let big = "lorem ipsum dolor sit amet consectetur adipiscing elit ".repeat(2_000);
+    let docs = vec![SparseDoc {
+        id: "big".to_owned(),
+        path: "big.txt".to_owned(),
+        symbol: None,
+        text: big.clone(),
+    }];
+    let index = SparseIndex::build(dir.path(), docs).unwrap();
+    let stores: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "store"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(stores < 1_000, "document store holds {stores} bytes");
+    assert_eq!(index.search("lorem", 5).unwrap()[0].0, "big");
 }
 
 #[test]

@@ -54,11 +54,23 @@ impl Mode {
     }
 }
 
+/// Where the peer's vectors come from when not from [`embed_text`]: a real
+/// model (the reference server's built-in all-MiniLM-L6-v2 under
+/// `--embedder local`). Called on a blocking thread.
+pub trait VectorSource: Send + Sync + std::fmt::Debug {
+    /// Vector dimension.
+    fn dim(&self) -> usize;
+    /// One vector per text, in order.
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String>;
+}
+
 /// Start-up settings of the embeddings server.
 #[derive(Debug, Clone)]
 pub struct EmbeddingsConfig {
-    /// Vector dimension.
+    /// Vector dimension (ignored with a `source`: its dimension wins).
     pub dim: usize,
+    /// A real model instead of the token hash; `None`: [`embed_text`].
+    pub source: Option<Arc<dyn VectorSource>>,
     /// Whether the gate starts open.
     pub gate_open: bool,
     /// How long a request waits at a closed gate before it is answered 503.
@@ -71,6 +83,7 @@ impl Default for EmbeddingsConfig {
     fn default() -> Self {
         Self {
             dim: 64,
+            source: None,
             gate_open: true,
             max_hold: Duration::from_secs(15),
             default_model: "harness-embed".to_owned(),
@@ -81,6 +94,7 @@ impl Default for EmbeddingsConfig {
 #[derive(Debug)]
 struct Shared {
     dim: usize,
+    source: Option<Arc<dyn VectorSource>>,
     max_hold: Duration,
     default_model: String,
     mode: Mutex<Mode>,
@@ -121,7 +135,12 @@ impl EmbeddingsServer {
     pub async fn start(config: EmbeddingsConfig) -> Result<Self, PeerError> {
         let (gate, _) = watch::channel(config.gate_open);
         let shared = Arc::new(Shared {
-            dim: config.dim.max(1),
+            dim: config
+                .source
+                .as_ref()
+                .map_or(config.dim, |s| s.dim())
+                .max(1),
+            source: config.source,
             max_hold: config.max_hold,
             default_model: config.default_model,
             mode: Mutex::new(Mode::Ok),
@@ -331,17 +350,39 @@ async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
             .into_response(),
         Mode::Delay(delay) => {
             tokio::time::sleep(delay).await;
-            ok_body(&shared, model, &texts)
+            ok_body(&shared, model, texts).await
         }
-        Mode::Ok => ok_body(&shared, model, &texts),
+        Mode::Ok => ok_body(&shared, model, texts).await,
     }
 }
 
-fn ok_body(shared: &Shared, model: Option<String>, texts: &[String]) -> Response {
-    let data: Vec<Value> = texts
+async fn ok_body(shared: &Arc<Shared>, model: Option<String>, texts: Vec<String>) -> Response {
+    let vectors: Vec<Vec<f32>> = match &shared.source {
+        None => texts.iter().map(|t| embed_text(t, shared.dim)).collect(),
+        Some(source) => {
+            let source = Arc::clone(source);
+            let batch = texts.clone();
+            match tokio::task::spawn_blocking(move || source.embed(&batch)).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    return error_body(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("the harness's model failed: {e}"),
+                    );
+                }
+                Err(e) => {
+                    return error_body(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("the harness's model task failed: {e}"),
+                    );
+                }
+            }
+        }
+    };
+    let data: Vec<Value> = vectors
         .iter()
         .enumerate()
-        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": embed_text(t, shared.dim)}))
+        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
         .collect();
     let token_count: usize = texts.iter().map(|t| tokens(t).len()).sum();
     axum::Json(json!({

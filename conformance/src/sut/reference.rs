@@ -291,3 +291,49 @@ fn log_record(l: &opentelemetry_sdk::logs::in_memory_exporter::LogDataWithResour
         resource: attributes(l.resource.iter().map(|(k, v)| (k.as_str(), v))),
     }
 }
+
+/// The reference server's built-in model (all-MiniLM-L6-v2) as the vectors
+/// of the harness's embeddings server (`--embedder local`): drives run on
+/// real semantic vectors instead of the token hash, and any implementation
+/// under test shares the one model through the harness.
+#[derive(Debug)]
+pub struct LocalVectors(codeintel_server::embed::LocalEmbedder);
+
+impl LocalVectors {
+    /// Loads the model from `dir`, else `CODEINTEL_MODEL_DIR`, else the
+    /// default cache folder; the error names the path and the set-up command.
+    pub fn load(dir: Option<PathBuf>) -> Result<Self, String> {
+        use codeintel_server::embed::local;
+        let dir = dir
+            .or_else(|| std::env::var_os("CODEINTEL_MODEL_DIR").map(PathBuf::from))
+            .or_else(local::default_model_dir)
+            .ok_or_else(|| {
+                "no model folder: pass --model-dir DIR or set CODEINTEL_MODEL_DIR".to_owned()
+            })?;
+        let model = codeintel_server::embed::LocalEmbedder::load(
+            codeintel_server::embed::LocalConfig::new(dir),
+            codeintel_server::observability::metrics::Metrics::noop(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Self(model))
+    }
+}
+
+impl crate::peers::embeddings::VectorSource for LocalVectors {
+    fn dim(&self) -> usize {
+        self.0.dimension().unwrap_or(384)
+    }
+
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(32) {
+            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+            let done = self
+                .0
+                .embed_batch_blocking(&refs)
+                .map_err(|e| e.to_string())?;
+            out.extend(done.vectors);
+        }
+        Ok(out)
+    }
+}

@@ -1,5 +1,6 @@
 //! OpenAI-compatible embeddings client: `POST {base}/v1/embeddings` with
-//! `{"model", "input": [...], "encoding_format": "float"}` (vLLM, TEI,
+//! `{"model", "input": [...], "encoding_format": "base64"}` (floats as base64;
+//! "float" from the first refusal on) (vLLM, TEI,
 //! Ollama's OpenAI API, OpenAI).
 //!
 //! # Behaviour
@@ -42,6 +43,7 @@
 use std::fmt;
 use std::hash::BuildHasher as _;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -207,6 +209,8 @@ pub struct OpenAiEmbedder {
     metrics: Metrics,
     dimension: OnceLock<usize>,
     span_name: String,
+    /// Cleared for good when the server refuses `encoding_format: base64`.
+    base64: AtomicBool,
 }
 
 impl fmt::Debug for OpenAiEmbedder {
@@ -223,7 +227,8 @@ impl OpenAiEmbedder {
     /// Validates `cfg` and builds the HTTP client (no request is made).
     pub fn new(mut cfg: OpenAiConfig, metrics: Metrics) -> Result<Self, EmbedError> {
         let endpoint = endpoint(&cfg.base_url)?;
-        cfg.model = cfg.model.trim().to_owned();
+        let trimmed = cfg.model.trim().to_owned();
+        cfg.model = trimmed;
         if cfg.model.is_empty() {
             return Err(EmbedError::Config(
                 "the embedding model name is empty: set CODEINTEL_EMBED_MODEL".to_owned(),
@@ -279,6 +284,7 @@ impl OpenAiEmbedder {
             client,
             metrics,
             dimension,
+            base64: AtomicBool::new(true),
         })
     }
 
@@ -452,22 +458,32 @@ impl OpenAiEmbedder {
             p.inject_context(&cx, &mut HeaderInjector(&mut headers));
         });
         drop(cx);
-        let mut request = self
-            .client
-            .post(self.endpoint.url.clone())
-            .headers(headers)
-            .json(&EmbeddingsRequest {
-                model: &self.cfg.model,
-                input: batch,
-                encoding_format: "float",
-            });
-        if let Some(key) = &self.cfg.api_key {
-            request = request.bearer_auth(key);
+        let mut response = self.send(batch, &headers).await?;
+        // A server that refuses base64 (400/422 naming the encoding) gets
+        // floats from now on; the same attempt is re-sent once as floats.
+        if self.base64.load(Ordering::Relaxed) && matches!(response.status().as_u16(), 400 | 422) {
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&body).to_ascii_lowercase();
+            if text.contains("encoding") || text.contains("base64") {
+                self.base64.store(false, Ordering::Relaxed);
+                tracing::info!(
+                    parent: span,
+                    "the embeddings server refuses encoding_format=base64; using float"
+                );
+                response = self.send(batch, &headers).await?;
+            } else {
+                return Err(AttemptFailed::new(
+                    EmbedError::Status {
+                        url: self.endpoint.display.clone(),
+                        status,
+                        body_excerpt: excerpt(&body, BODY_EXCERPT_CHARS),
+                    },
+                    Some(status),
+                    None,
+                ));
+            }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| AttemptFailed::new(self.transport_error(e), None, None))?;
         let status = response.status().as_u16();
         let retry_after = parse_retry_after(response.headers());
         let body = response
@@ -517,6 +533,34 @@ impl OpenAiEmbedder {
             status,
             dimension: got,
         })
+    }
+
+    /// Sends one request (base64 encoding unless the server refused it).
+    async fn send(
+        &self,
+        batch: &[String],
+        headers: &HeaderMap,
+    ) -> Result<reqwest::Response, AttemptFailed> {
+        let mut request = self
+            .client
+            .post(self.endpoint.url.clone())
+            .headers(headers.clone())
+            .json(&EmbeddingsRequest {
+                model: &self.cfg.model,
+                input: batch,
+                encoding_format: if self.base64.load(Ordering::Relaxed) {
+                    "base64"
+                } else {
+                    "float"
+                },
+            });
+        if let Some(key) = &self.cfg.api_key {
+            request = request.bearer_auth(key);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| AttemptFailed::new(self.transport_error(e), None, None))
     }
 
     fn transport_error(&self, e: reqwest::Error) -> EmbedError {
@@ -736,7 +780,33 @@ struct WireResponse {
 #[derive(Deserialize)]
 struct WireItem {
     index: Option<usize>,
-    embedding: Option<Vec<f32>>,
+    embedding: Option<WireEmbedding>,
+}
+
+/// A vector as JSON numbers, or as base64 of little-endian f32 (what
+/// `encoding_format: "base64"` asks for; servers that ignore it send numbers).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireEmbedding {
+    Floats(Vec<f32>),
+    Base64(String),
+}
+
+/// Decodes a base64 vector; `None` when it is not base64 of whole f32s.
+fn decode_base64_vector(text: &str) -> Option<Vec<f32>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
 }
 
 /// Parses an embeddings answer for `sent` texts. Items are placed by their
@@ -754,10 +824,18 @@ fn parse_response(body: &[u8], sent: usize) -> Result<Parsed, ParseFailure> {
     let mut slots: Vec<Option<Vec<f32>>> = vec![None; sent];
     let mut dim = None;
     for (i, item) in data.into_iter().enumerate() {
-        let Some(embedding) = item.embedding else {
-            return Err(ParseFailure::Malformed(format!(
-                "missing data[{i}].embedding"
-            )));
+        let embedding = match item.embedding {
+            None => {
+                return Err(ParseFailure::Malformed(format!(
+                    "missing data[{i}].embedding"
+                )));
+            }
+            Some(WireEmbedding::Floats(v)) => v,
+            Some(WireEmbedding::Base64(text)) => decode_base64_vector(&text).ok_or_else(|| {
+                ParseFailure::Malformed(format!(
+                    "data[{i}].embedding is a string that is not base64 of 32-bit floats"
+                ))
+            })?,
         };
         if embedding.is_empty() {
             return Err(ParseFailure::Malformed(format!(

@@ -6,6 +6,7 @@
 //! Index versions are swapped atomically ([`arc_swap`]): a search holds the
 //! version it started with, so a publish during searches causes no errors.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
@@ -21,6 +22,11 @@ use crate::search::gating::{self, GatingConfig, GatingDecision};
 use crate::store::catalog::ChunkRecord;
 use crate::store::sparse;
 
+/// Top sparse hits read back as RM3 feedback.
+const RM3_FEEDBACK_DOCS: usize = 5;
+/// Expansion terms added by RM3.
+const RM3_EXPANSION_TERMS: usize = 5;
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -35,6 +41,9 @@ pub struct EngineConfig {
     pub snippet_lines: usize,
     /// Record the raw query text in span attributes (off by default).
     pub record_query_text: bool,
+    /// Query embeddings kept in an LRU cache (0: off, the default, so that
+    /// every search embeds its query and an embedder outage shows at once).
+    pub query_cache: usize,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +55,7 @@ impl Default for EngineConfig {
             max_k: 100,
             snippet_lines: 12,
             record_query_text: false,
+            query_cache: 0,
         }
     }
 }
@@ -144,6 +154,8 @@ pub struct Engine {
     embedder: Option<Arc<dyn Embedder>>,
     metrics: Metrics,
     cfg: EngineConfig,
+    /// Query text → its embedding (only with `query_cache > 0`).
+    query_vectors: Option<std::sync::Mutex<lru::LruCache<String, Arc<Vec<f32>>>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -180,11 +192,14 @@ impl ChannelResult {
 
 impl Engine {
     pub fn new(embedder: Option<Arc<dyn Embedder>>, metrics: Metrics, cfg: EngineConfig) -> Self {
+        let query_vectors = std::num::NonZeroUsize::new(cfg.query_cache)
+            .map(|n| std::sync::Mutex::new(lru::LruCache::new(n)));
         Self {
             index: ArcSwapOption::empty(),
             embedder,
             metrics,
             cfg,
+            query_vectors,
         }
     }
 
@@ -381,7 +396,7 @@ impl Engine {
     }
 
     fn findings(&self, fused: &[fusion::Fused], rows: Vec<ChunkRecord>) -> Vec<Finding> {
-        let mut by_id: std::collections::HashMap<String, ChunkRecord> =
+        let mut by_id: HashMap<String, ChunkRecord> =
             rows.into_iter().map(|r| (r.id.clone(), r)).collect();
         fused
             .iter()
@@ -435,7 +450,7 @@ impl Engine {
             return ChannelResult::degraded(
                 "dense_missing",
                 format!(
-                    "dense channel missing in index {}: {why}; re-run `codeintel-server index` with CODEINTEL_VLLM_URL set",
+                    "dense channel missing in index {}: {why}; re-run `codeintel-server index` with an embedder (CODEINTEL_VLLM_URL, or the local model of scripts/setup-model.sh)",
                     index.version
                 ),
             );
@@ -443,22 +458,31 @@ impl Engine {
         let Some(embedder) = self.embedder.clone() else {
             return ChannelResult::degraded(
                 "dense_unavailable",
-                "no embeddings server configured (CODEINTEL_VLLM_URL); answered from the sparse channel only".to_owned(),
+                format!(
+                    "{}; answered from the sparse channel only",
+                    crate::embed::select::NO_EMBEDDER
+                ),
             );
         };
+        // Vectors of another model live in another space: a same-dimension
+        // swap would rank garbage without an error. Say so instead.
+        if let Some(built_with) = index.manifest.dense.model.as_deref()
+            && built_with != embedder.model()
+        {
+            let msg = format!(
+                "the index {} was embedded with model {built_with:?} but the embedder is {:?}; \
+                 dense channel off: re-run `codeintel-server index` with this embedder, or \
+                 configure the index's model",
+                index.version,
+                embedder.model()
+            );
+            timeline.note("dense", "skipped", serde_json::json!({ "reason": msg }));
+            return ChannelResult::degraded("dense_model_mismatch", msg);
+        }
         let mut stage = timeline.stage("dense");
-        let texts = vec![query.to_owned()];
-        let vector = match embedder.embed(&texts).await {
-            Ok(mut v) if v.len() == 1 => v.pop().unwrap_or_default(),
-            Ok(v) => {
-                let msg = format!("embedder returned {} vectors for 1 query", v.len());
-                stage.fail(msg.clone());
-                return ChannelResult::degraded("dense_unavailable", msg);
-            }
-            Err(e) => {
-                let msg = format!(
-                    "embedding the query failed: {e}; answered from the sparse channel only"
-                );
+        let vector = match self.query_vector(embedder.as_ref(), query).await {
+            Ok(v) => v,
+            Err(msg) => {
                 stage.fail(msg.clone());
                 return ChannelResult::degraded("dense_unavailable", msg);
             }
@@ -497,6 +521,42 @@ impl Engine {
         }
     }
 
+    /// The query's embedding: from the LRU cache when on and present, else
+    /// from the embedder (then cached).
+    async fn query_vector(
+        &self,
+        embedder: &dyn Embedder,
+        query: &str,
+    ) -> Result<Arc<Vec<f32>>, String> {
+        if let Some(cache) = &self.query_vectors {
+            let hit = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(query)
+                .cloned();
+            if let Some(v) = hit {
+                return Ok(v);
+            }
+        }
+        let texts = [query.to_owned()];
+        let vector = match embedder.embed(&texts).await {
+            Ok(mut v) if v.len() == 1 => Arc::new(v.pop().unwrap_or_default()),
+            Ok(v) => return Err(format!("embedder returned {} vectors for 1 query", v.len())),
+            Err(e) => {
+                return Err(format!(
+                    "embedding the query failed: {e}; answered from the sparse channel only"
+                ));
+            }
+        };
+        if let Some(cache) = &self.query_vectors {
+            cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .put(query.to_owned(), Arc::clone(&vector));
+        }
+        Ok(vector)
+    }
+
     async fn sparse_channel(
         &self,
         index: &Arc<LoadedIndex>,
@@ -523,19 +583,49 @@ impl Engine {
                         if !rm3 || first.is_empty() {
                             return Ok((first, 0));
                         }
-                        // RM3-style expansion: feedback from the top documents.
-                        let feedback_ids: Vec<String> =
-                            first.iter().take(5).map(|(id, _)| id.clone()).collect();
-                        let feedback = idx.sparse.doc_tokens(&feedback_ids)?;
+                        // RM3: one feedback read of the top documents' text
+                        // from the catalog (one query), weighted expansion
+                        // terms interpolated with the original query, one
+                        // second search.
+                        let feedback_ids: Vec<String> = first
+                            .iter()
+                            .take(RM3_FEEDBACK_DOCS)
+                            .map(|(id, _)| id.clone())
+                            .collect();
+                        let Ok(rows) = idx.catalog.chunks_by_ids(&feedback_ids) else {
+                            // Expansion only re-ranks: without feedback the
+                            // first pass stands.
+                            return Ok((first, 0));
+                        };
+                        let mut by_id: HashMap<String, ChunkRecord> =
+                            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+                        let feedback: Vec<Vec<String>> = feedback_ids
+                            .iter()
+                            .map(|id| {
+                                by_id.remove(id).map_or_else(Vec::new, |r| {
+                                    let mut t = r
+                                        .symbol
+                                        .as_deref()
+                                        .map(sparse::code_tokens)
+                                        .unwrap_or_default();
+                                    t.extend(sparse::code_tokens(&r.text));
+                                    t
+                                })
+                            })
+                            .collect();
                         let query_tokens = sparse::code_tokens(&q);
-                        let extra = gating::expansion_terms(&query_tokens, &feedback, 5);
+                        let extra = gating::expansion_weights(
+                            &query_tokens,
+                            &feedback,
+                            RM3_EXPANSION_TERMS,
+                        );
                         if extra.is_empty() {
                             return Ok((first, 0));
                         }
-                        let mut terms = query_tokens;
                         let n = extra.len();
-                        terms.extend(extra);
-                        Ok((idx.sparse.search_terms(&terms, candidates)?, n))
+                        let terms =
+                            gating::rm3_query(&query_tokens, &extra, gating::RM3_ORIGINAL_WEIGHT);
+                        Ok((idx.sparse.search_weighted(&terms, candidates)?, n))
                     },
                 )
             }

@@ -406,6 +406,19 @@ pub fn expansion_terms(
     feedback_docs: &[Vec<String>],
     n: usize,
 ) -> Vec<String> {
+    expansion_weights(query_tokens, feedback_docs, n)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// [`expansion_terms`] with each term's relevance-model weight `P(t | R)`
+/// (unnormalised), best first.
+pub fn expansion_weights(
+    query_tokens: &[String],
+    feedback_docs: &[Vec<String>],
+    n: usize,
+) -> Vec<(String, f64)> {
     if n == 0 {
         return Vec::new();
     }
@@ -436,7 +449,50 @@ pub fn expansion_terms(
     }
     let mut ranked: Vec<(String, f64)> = weights.into_iter().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ranked.into_iter().take(n).map(|(t, _)| t).collect()
+    ranked.truncate(n);
+    ranked
+}
+
+/// Share of the expanded query's weight kept by the original terms (RM3's
+/// interpolation `λ`): high, so expansion re-ranks rather than drifts.
+pub const RM3_ORIGINAL_WEIGHT: f64 = 0.7;
+
+/// The RM3 query: the original terms with their counts as weights, plus the
+/// expansion terms sharing `(1 − λ) / λ` of the original terms' total weight
+/// in proportion to their `P(t | R)` (so the original part keeps share `λ`).
+/// Terms already in the query are not added twice. Pure.
+pub fn rm3_query(
+    query_tokens: &[String],
+    expansion: &[(String, f64)],
+    lambda: f64,
+) -> Vec<(String, f32)> {
+    let mut out: Vec<(String, f32)> = Vec::new();
+    for t in query_tokens {
+        let t = t.to_lowercase();
+        match out.iter_mut().find(|(u, _)| *u == t) {
+            Some(entry) => entry.1 += 1.0,
+            None => out.push((t, 1.0)),
+        }
+    }
+    let original: f64 = out.iter().map(|(_, w)| f64::from(*w)).sum();
+    let fresh = |t: &str| !out.iter().any(|(u, _)| u == t);
+    let mass: f64 = expansion
+        .iter()
+        .filter(|(t, w)| *w > 0.0 && fresh(t))
+        .map(|(_, w)| *w)
+        .sum();
+    let lambda = lambda.clamp(0.05, 1.0);
+    if original <= 0.0 || mass <= 0.0 || lambda >= 1.0 {
+        return out;
+    }
+    let budget = original * (1.0 - lambda) / lambda;
+    let added: Vec<(String, f32)> = expansion
+        .iter()
+        .filter(|(t, w)| *w > 0.0 && fresh(t))
+        .map(|(t, w)| (t.clone(), (budget * w / mass) as f32))
+        .collect();
+    out.extend(added);
+    out
 }
 
 #[cfg(test)]
@@ -579,6 +635,31 @@ mod tests {
                 .any(|t| ["refund", "payment", "the", "self", "fn", "xy", "42"]
                     .contains(&t.as_str()))
         );
+    }
+
+    #[test]
+    fn rm3_keeps_the_original_share() {
+        let q: Vec<String> = ["refund", "payment", "payment"].map(String::from).to_vec();
+        let exp = vec![
+            ("gateway".to_owned(), 0.3),
+            ("ledger".to_owned(), 0.1),
+            ("refund".to_owned(), 0.5),
+        ];
+        let terms = rm3_query(&q, &exp, 0.7);
+        let w = |t: &str| {
+            terms
+                .iter()
+                .find(|(u, _)| u == t)
+                .map(|(_, w)| f64::from(*w))
+        };
+        assert_eq!(w("refund"), Some(1.0), "query terms keep their counts");
+        assert_eq!(w("payment"), Some(2.0));
+        let original = 3.0;
+        let expansion: f64 = w("gateway").unwrap() + w("ledger").unwrap();
+        assert!((original / (original + expansion) - 0.7).abs() < 1e-6);
+        assert!((w("gateway").unwrap() / w("ledger").unwrap() - 3.0).abs() < 1e-5);
+        assert_eq!(terms.len(), 4, "a query term is not added twice: {terms:?}");
+        assert_eq!(rm3_query(&q, &[], 0.7).len(), 2);
     }
 
     #[test]

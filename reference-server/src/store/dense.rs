@@ -11,11 +11,10 @@
 //!
 //! Concurrency: FAISS CPU searches are read-only, but the Rust binding's
 //! `Index::search` takes `&mut self`. Flat and IVF indexes implement the
-//! binding's `ConcurrentIndex` (search through `&self`), so every caller
-//! searches the one index at the same time. HNSW has no such impl: it is
-//! searched through a pool of clones (checkout/return, at most
-//! [`DenseOptions::max_searchers`] clones, each a full copy of the index in
-//! memory), so concurrent searchers never queue on one global lock.
+//! binding's `ConcurrentIndex` (search through `&self`); HNSW is searched
+//! through the C API's const search on the one index ([`shared_search`]).
+//! Every caller searches the one index at the same time, with no copy;
+//! only refined HNSW searches, which widen `efSearch`, take turns.
 //!
 //! On disk (`save`/`load`), a directory holds `index.faiss` (FAISS
 //! `write_index`), `vectors.f32` (raw little-endian floats, row-major),
@@ -25,13 +24,12 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
 use faiss::index::autotune::ParameterSpace;
 use faiss::index::flat::FlatIndexImpl;
 use faiss::index::ivf_flat::IVFFlatIndexImpl;
-use faiss::index::{ConcurrentIndex, IndexImpl, SearchResult, SearchWithParams, TryClone};
+use faiss::index::{ConcurrentIndex, IndexImpl, SearchResult, SearchWithParams};
 use faiss::search_params::SearchParametersIVF;
 use faiss::{Index, MetricType};
 use serde::{Deserialize, Serialize};
@@ -125,20 +123,15 @@ pub struct DenseOptions {
     pub auto_hnsw_ef_search: u32,
     /// `efConstruction` of every HNSW build (quality of the graph).
     pub hnsw_ef_construction: u32,
-    /// Most HNSW clones alive at once (each is a full copy of the index);
-    /// further concurrent searchers wait for a clone to be returned.
-    pub max_searchers: usize,
 }
 
 impl Default for DenseOptions {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Self {
             auto_hnsw_threshold: AUTO_HNSW_THRESHOLD,
             auto_hnsw_m: DEFAULT_HNSW_M,
             auto_hnsw_ef_search: DEFAULT_HNSW_EF_SEARCH,
             hnsw_ef_construction: DEFAULT_HNSW_EF_CONSTRUCTION,
-            max_searchers: cores.clamp(2, 16),
         }
     }
 }
@@ -230,133 +223,115 @@ enum Engine {
     Empty,
     Flat(FlatIndexImpl),
     Ivf(IVFFlatIndexImpl),
-    Hnsw(ClonePool),
+    Hnsw(SharedHnsw),
 }
 
-struct PoolState {
-    idle: Vec<IndexImpl>,
-    created: usize,
-}
-
-/// HNSW clones handed out one per concurrent searcher.
-struct ClonePool {
-    /// Never searched, only cloned (cloning reads it) and saved.
-    template: IndexImpl,
+/// One HNSW index shared by every searcher (see [`shared_search`]): plain
+/// searches read it concurrently; a refined search that must explore more
+/// than `efSearch` candidates (FAISS stops after `efSearch` steps whatever
+/// `k`) raises `efSearch` for its call under the write lock, so those
+/// searches run one at a time, and never copy the index.
+struct SharedHnsw {
+    index: std::sync::RwLock<IndexImpl>,
     ef_search: u32,
-    max: usize,
-    state: Mutex<PoolState>,
-    returned: Condvar,
 }
 
-struct Checkout<'a> {
-    pool: &'a ClonePool,
-    index: Option<IndexImpl>,
-}
+impl SharedHnsw {
+    fn new(index: IndexImpl, ef_search: u32) -> Self {
+        Self {
+            index: std::sync::RwLock::new(index),
+            ef_search,
+        }
+    }
 
-impl Checkout<'_> {
-    /// Searches the checked-out clone, with `efSearch` raised to `wide_ef`
-    /// for this call only. A clone whose `efSearch` cannot be restored is
-    /// dropped rather than returned to the pool.
     fn search(
-        &mut self,
+        &self,
         query: &[f32],
         k: usize,
         wide_ef: Option<u32>,
-    ) -> Result<faiss::error::Result<SearchResult>, DenseError> {
-        let Some(ix) = self.index.as_mut() else {
-            return Ok(Ok(SearchResult {
-                distances: Vec::new(),
-                labels: Vec::new(),
-            }));
-        };
-        let Some(ef) = wide_ef else {
-            return Ok(Index::search(ix, query, k));
-        };
-        set_parameter(ix, "efSearch", ef)?;
-        let result = Index::search(ix, query, k);
-        if set_parameter(ix, "efSearch", self.pool.ef_search).is_err() {
-            self.index = None;
-            let mut state = self
-                .pool
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            state.created = state.created.saturating_sub(1);
-            drop(state);
-            self.pool.returned.notify_one();
-        }
-        Ok(result)
-    }
-}
-
-impl Drop for Checkout<'_> {
-    fn drop(&mut self) {
-        if let Some(index) = self.index.take() {
-            let mut state = self
-                .pool
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            state.idle.push(index);
-            drop(state);
-            self.pool.returned.notify_one();
+    ) -> Result<SearchResult, DenseError> {
+        match wide_ef.filter(|&ef| ef > self.ef_search) {
+            None => {
+                let index = self
+                    .index
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                shared_search(&index, query, k)
+            }
+            Some(ef) => {
+                let index = self
+                    .index
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                set_parameter(&index, "efSearch", ef)?;
+                let result = shared_search(&index, query, k);
+                set_parameter(&index, "efSearch", self.ef_search)?;
+                result
+            }
         }
     }
 }
 
-impl ClonePool {
-    fn new(template: IndexImpl, ef_search: u32, max: usize) -> Self {
-        Self {
-            template,
-            ef_search,
-            max: max.max(1),
-            state: Mutex::new(PoolState {
-                idle: Vec::new(),
-                created: 0,
-            }),
-            returned: Condvar::new(),
-        }
+/// Searches an index through `&self`: FAISS CPU indexes are safe to search
+/// from many threads at once as long as nothing modifies them ("Threads and
+/// asynchronous calls" in the FAISS wiki; `Index::search` is a `const`
+/// method), but the binding only offers `&self` search for flat and IVF
+/// indexes (`ConcurrentIndex`), not HNSW. `efSearch` is fixed when the index
+/// is built or loaded, before it is shared; a wider search changes it only
+/// under [`SharedHnsw`]'s write lock.
+#[allow(unsafe_code)]
+fn shared_search(index: &IndexImpl, query: &[f32], k: usize) -> Result<SearchResult, DenseError> {
+    let d = Index::d(index) as usize;
+    if d == 0 || !query.len().is_multiple_of(d) {
+        return Err(DenseError::DimensionMismatch {
+            expected: d,
+            got: query.len(),
+            context: "query vector",
+        });
     }
-
-    fn checkout(&self) -> Result<Checkout<'_>, DenseError> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(index) = state.idle.pop() {
-                return Ok(Checkout {
-                    pool: self,
-                    index: Some(index),
-                });
+    let nq = query.len() / d;
+    let mut distances = vec![0_f32; k * nq];
+    let mut labels = vec![-1_i64; k * nq];
+    let (Ok(n), Ok(kk)) = (i64::try_from(nq), i64::try_from(k)) else {
+        return Err(DenseError::Corrupt {
+            path: PathBuf::new(),
+            reason: format!("search of {nq} queries for {k} neighbours overflows"),
+        });
+    };
+    // SAFETY: `index` is a valid FAISS index owned by `SharedHnsw` for the
+    // whole call (borrowed); `faiss_Index_search` only reads it (const), the
+    // query buffer holds `nq * d` floats and the output buffers `nq * k`
+    // elements each, as the C API requires.
+    let rc = unsafe {
+        faiss_sys::faiss_Index_search(
+            index.inner_ptr(),
+            n,
+            query.as_ptr(),
+            kk,
+            distances.as_mut_ptr(),
+            labels.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        // SAFETY: FAISS returns a NUL-terminated message owned by the
+        // thread's last-error slot, or null.
+        let msg = unsafe {
+            let p = faiss_sys::faiss_get_last_error();
+            if p.is_null() {
+                format!("error code {rc}")
+            } else {
+                std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
             }
-            if state.created < self.max {
-                state.created += 1;
-                drop(state);
-                return match self.make_clone() {
-                    Ok(index) => Ok(Checkout {
-                        pool: self,
-                        index: Some(index),
-                    }),
-                    Err(e) => {
-                        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-                        state.created -= 1;
-                        Err(e)
-                    }
-                };
-            }
-            state = self
-                .returned
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        };
+        return Err(DenseError::Corrupt {
+            path: PathBuf::new(),
+            reason: format!("FAISS HNSW search failed: {msg}"),
+        });
     }
-
-    fn make_clone(&self) -> Result<IndexImpl, DenseError> {
-        let index = self
-            .template
-            .try_clone()
-            .map_err(faiss_err("clone the HNSW index for a searcher"))?;
-        set_parameter(&index, "efSearch", self.ef_search)?;
-        Ok(index)
-    }
+    Ok(SearchResult {
+        distances,
+        labels: labels.into_iter().map(faiss::Idx::from).collect(),
+    })
 }
 
 fn set_parameter(index: &IndexImpl, name: &'static str, value: u32) -> Result<(), DenseError> {
@@ -475,7 +450,13 @@ impl DenseIndex {
             Engine::Empty => Ok(()),
             Engine::Flat(ix) => faiss::write_index(ix, index_str),
             Engine::Ivf(ix) => faiss::write_index(ix, index_str),
-            Engine::Hnsw(pool) => faiss::write_index(&pool.template, index_str),
+            Engine::Hnsw(shared) => faiss::write_index(
+                &*shared
+                    .index
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                index_str,
+            ),
         }
         .map_err(faiss_err("write index.faiss"))?;
 
@@ -514,7 +495,7 @@ impl DenseIndex {
     /// files agree (format, dimension, count).
     pub fn load_with(
         dir: &Path,
-        options: &DenseOptions,
+        _options: &DenseOptions,
         metrics: Metrics,
     ) -> Result<DenseIndex, DenseError> {
         let meta_path = dir.join(META_FILE);
@@ -621,7 +602,7 @@ impl DenseIndex {
             }
             DenseKind::Hnsw { ef_search, .. } => {
                 set_parameter(&index, "efSearch", ef_search)?;
-                Engine::Hnsw(ClonePool::new(index, ef_search, options.max_searchers))
+                Engine::Hnsw(SharedHnsw::new(index, ef_search))
             }
             DenseKind::Auto => {
                 return Err(DenseError::Corrupt {
@@ -664,9 +645,63 @@ impl DenseIndex {
         Ok(hits)
     }
 
+    /// Several queries in one FAISS call (FAISS parallelises a batch over
+    /// its threads and amortises the per-call cost): one result list per
+    /// query, as [`DenseIndex::search`] would give. One
+    /// `faiss_search_latency_seconds{impl="ann"}` per call.
+    pub fn search_batch(
+        &self,
+        queries: &[Vec<f32>],
+        k: usize,
+    ) -> Result<Vec<Vec<(String, f32)>>, DenseError> {
+        let span = tracing::info_span!(
+            "faiss.search",
+            "faiss.index_type" = self.kind.label(),
+            k = k as u64,
+            "impl" = FaissImpl::Ann.as_str(),
+            queries = queries.len() as u64,
+        );
+        let _entered = span.enter();
+        let k = k.min(self.ids.len());
+        if k == 0 || queries.is_empty() {
+            return Ok(vec![Vec::new(); queries.len()]);
+        }
+        let mut flat = Vec::with_capacity(queries.len() * self.dim);
+        for q in queries {
+            flat.extend(self.prepare_query(q)?);
+        }
+        let start = Instant::now();
+        let result: Result<SearchResult, DenseError> = match &self.engine {
+            Engine::Empty => return Ok(vec![Vec::new(); queries.len()]),
+            Engine::Flat(ix) => ConcurrentIndex::search(ix, &flat, k).map_err(faiss_err("search")),
+            Engine::Ivf(ix) => ConcurrentIndex::search(ix, &flat, k).map_err(faiss_err("search")),
+            Engine::Hnsw(shared) => shared.search(&flat, k, None),
+        };
+        self.metrics
+            .record_faiss_search(FaissImpl::Ann, start.elapsed());
+        let result = result?;
+        let n = self.ids.len();
+        Ok(result
+            .labels
+            .chunks(k)
+            .zip(result.distances.chunks(k))
+            .map(|(labels, scores)| {
+                let rows = labels
+                    .iter()
+                    .zip(scores)
+                    .filter_map(|(label, score)| {
+                        let row = usize::try_from(label.get()?).ok()?;
+                        (row < n).then_some((row, *score))
+                    })
+                    .collect();
+                self.to_ids(rows)
+            })
+            .collect())
+    }
+
     /// Refined search: an approximate search for `k × factor` candidates
     /// (`factor` 0 counts as 1), widened so that they are real candidates
-    /// (HNSW `efSearch` raised to `k × factor`, IVF `nprobe × factor`), then
+    /// (HNSW `efSearch` raised to `k × factor` for the call, IVF `nprobe × factor`), then
     /// exact inner products against the stored vectors, best `k` first (ties
     /// by FAISS row, deterministic). Records one
     /// `faiss_search_latency_seconds{impl="ann+refine"}` for the whole call.
@@ -771,9 +806,9 @@ impl DenseIndex {
     ///
     /// `widen > 1` (refined searches) widens the approximate search so that
     /// the extra candidates are real ones: HNSW explores with
-    /// `efSearch = max(ef_search, k)` (FAISS stops after `efSearch` close
-    /// candidates whatever `k`), IVF probes `nprobe × widen` cells (capped
-    /// at `nlist`). Flat is exact either way.
+    /// `efSearch = max(ef_search, k)` (FAISS stops after `efSearch` steps
+    /// whatever `k`), IVF probes `nprobe × widen` cells (capped at `nlist`).
+    /// Flat is exact either way.
     fn search_rows(
         &self,
         query: &[f32],
@@ -795,12 +830,9 @@ impl DenseIndex {
                 SearchWithParams::search_with_params(ix, query, k, &params.upcast())
             }
             (Engine::Ivf(ix), _) => ConcurrentIndex::search(ix, query, k),
-            (Engine::Hnsw(pool), _) => {
-                let mut checkout = pool.checkout()?;
-                let wide_ef = (widen > 1)
-                    .then(|| u32::try_from(k).unwrap_or(u32::MAX).max(pool.ef_search))
-                    .filter(|&ef| ef > pool.ef_search);
-                checkout.search(query, k, wide_ef)?
+            (Engine::Hnsw(shared), _) => {
+                let wide_ef = (widen > 1).then(|| u32::try_from(k).unwrap_or(u32::MAX));
+                Ok(shared.search(query, k, wide_ef)?)
             }
         }
         .map_err(faiss_err("search"))?;
@@ -870,11 +902,7 @@ fn build_engine(
             )?;
             set_parameter(&ix, "efSearch", ef_search)?;
             Index::add(&mut ix, vectors).map_err(faiss_err("add vectors to the HNSW index"))?;
-            Ok(Engine::Hnsw(ClonePool::new(
-                ix,
-                ef_search,
-                options.max_searchers,
-            )))
+            Ok(Engine::Hnsw(SharedHnsw::new(ix, ef_search)))
         }
     }
 }

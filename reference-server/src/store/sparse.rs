@@ -25,9 +25,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tantivy::collector::TopDocs;
+use tantivy::columnar::StrColumn;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value as _,
+    FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
@@ -331,14 +332,15 @@ struct Fields {
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
-    let code = TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(CODE_TOKENIZER)
-                .set_index_option(IndexRecordOption::WithFreqs),
-        )
-        .set_stored();
-    let id = builder.add_text_field("id", STRING | STORED);
+    let code = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(CODE_TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    // Nothing is stored: the chunk id is a fast (columnar) field read per
+    // hit without touching the document store, and the text lives once, in
+    // the catalog.
+    let id = builder.add_text_field("id", STRING | FAST);
     let path = builder.add_text_field("path", code.clone());
     let symbol = builder.add_text_field("symbol", code.clone());
     let text = builder.add_text_field("text", code);
@@ -364,6 +366,9 @@ pub struct SparseIndex {
     dir: PathBuf,
     reader: IndexReader,
     fields: Fields,
+    /// The `id` fast-field column of each segment, by segment ordinal (the
+    /// reader never reloads: a published index is immutable).
+    id_columns: Vec<StrColumn>,
 }
 
 impl std::fmt::Debug for SparseIndex {
@@ -471,7 +476,9 @@ impl SparseIndex {
         if index.schema() != expected {
             return Err(SparseError::Incompatible {
                 dir: dir.to_path_buf(),
-                reason: "its schema differs from this server's (id, path, symbol, text)".to_owned(),
+                reason: "its schema differs from this server's (fast id; indexed path, symbol, \
+                         text; nothing stored): built by an older version"
+                    .to_owned(),
             });
         }
         Self::from_index(dir, &index, fields)
@@ -487,10 +494,28 @@ impl SparseIndex {
                 op: "open a reader",
                 source,
             })?;
+        let searcher = reader.searcher();
+        let mut id_columns = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            let column = segment
+                .fast_fields()
+                .str("id")
+                .map_err(|source| SparseError::Tantivy {
+                    dir: dir.to_path_buf(),
+                    op: "open the id column",
+                    source,
+                })?
+                .ok_or_else(|| SparseError::Incompatible {
+                    dir: dir.to_path_buf(),
+                    reason: "a segment has no `id` fast field".to_owned(),
+                })?;
+            id_columns.push(column);
+        }
         Ok(SparseIndex {
             dir: dir.to_path_buf(),
             reader,
             fields,
+            id_columns,
         })
     }
 
@@ -563,46 +588,25 @@ impl SparseIndex {
             .search(&query, &TopDocs::with_limit(k).order_by_score())
             .map_err(|source| self.tantivy_err("search", source))?;
         let mut hits = Vec::with_capacity(top.len());
+        let mut id = String::new();
         for (score, addr) in top {
-            let doc: TantivyDocument = searcher
-                .doc(addr)
-                .map_err(|source| self.tantivy_err("read a stored document", source))?;
-            if let Some(id) = doc.get_first(self.fields.id).and_then(|v| v.as_str()) {
-                hits.push((id.to_owned(), score));
+            let Some(column) = self.id_columns.get(addr.segment_ord as usize) else {
+                continue;
+            };
+            let Some(ord) = column.term_ords(addr.doc_id).next() else {
+                continue;
+            };
+            id.clear();
+            let found = column
+                .ord_to_str(ord, &mut id)
+                .map_err(|e| self.tantivy_err("read a chunk id", tantivy::TantivyError::from(e)))?;
+            if found {
+                hits.push((id.clone(), score));
             }
         }
         // Deterministic order for equal scores, whatever the segment layout.
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(hits)
-    }
-
-    /// The tokens of each chunk's symbol and text (not its path), in the
-    /// order of `ids`; an unknown id gives an empty list. For RM3 feedback.
-    pub fn doc_tokens(&self, ids: &[String]) -> Result<Vec<Vec<String>>, SparseError> {
-        let searcher = self.reader.searcher();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let query = TermQuery::new(
-                Term::from_field_text(self.fields.id, id),
-                IndexRecordOption::Basic,
-            );
-            let top = searcher
-                .search(&query, &TopDocs::with_limit(1).order_by_score())
-                .map_err(|source| self.tantivy_err("look up a chunk id", source))?;
-            let mut tokens = Vec::new();
-            if let Some((_, addr)) = top.first() {
-                let doc: TantivyDocument = searcher
-                    .doc(*addr)
-                    .map_err(|source| self.tantivy_err("read a stored document", source))?;
-                for field in [self.fields.symbol, self.fields.text] {
-                    if let Some(s) = doc.get_first(field).and_then(|v| v.as_str()) {
-                        tokens.extend(code_tokens(s));
-                    }
-                }
-            }
-            out.push(tokens);
-        }
-        Ok(out)
     }
 
     fn tantivy_err(&self, op: &'static str, source: tantivy::TantivyError) -> SparseError {
