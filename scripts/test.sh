@@ -15,4 +15,6 @@ fixtures/suts/python-otel/setup.sh
 scripts/setup-node.sh >/dev/null
 # Missing Python or Node set-up is then a test failure, not a skip.
 export CODEINTEL_REQUIRE_SUTS=1
+# A missing prometheus binary fails the real-Prometheus test (ops_prometheus) instead of skipping it.
+export CODEINTEL_REQUIRE_PROMETHEUS=1
 cargo test --workspace --all-targets "$@"
