@@ -43,18 +43,45 @@ fn prometheus_or_skip() -> Option<PathBuf> {
         let p = PathBuf::from("/usr/bin/prometheus");
         p.is_file().then_some(p)
     });
-    if found.is_none() {
-        assert!(
-            std::env::var(REQUIRE).as_deref() != Ok("1"),
+    match skip_or_fail(found, std::env::var(REQUIRE).ok().as_deref()) {
+        Ok(Some(bin)) => Some(bin),
+        Ok(None) => {
+            eprintln!(
+                "SKIPPED: no prometheus binary on PATH or at /usr/bin/prometheus; install \
+                 Debian's `prometheus` package (scripts/setup.sh does), or set {REQUIRE}=1 to \
+                 make this a failure"
+            );
+            None
+        }
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// Run with the binary when found; skip without it, unless `require` is
+/// `1`: then it is a failure.
+fn skip_or_fail(found: Option<PathBuf>, require: Option<&str>) -> Result<Option<PathBuf>, String> {
+    match (found, require) {
+        (Some(bin), _) => Ok(Some(bin)),
+        (None, Some("1")) => Err(format!(
             "the prometheus binary is not installed and {REQUIRE}=1: install Debian's \
              `prometheus` package (scripts/setup.sh does)"
-        );
-        eprintln!(
-            "SKIPPED: no prometheus binary on PATH or at /usr/bin/prometheus; install Debian's \
-             `prometheus` package (scripts/setup.sh does), or set {REQUIRE}=1 to make this a failure"
-        );
+        )),
+        (None, _) => Ok(None),
     }
-    found
+}
+
+#[test]
+fn a_missing_binary_skips_unless_required() {
+    let bin = PathBuf::from("/usr/bin/prometheus");
+    assert_eq!(
+        skip_or_fail(Some(bin.clone()), Some("1")),
+        Ok(Some(bin.clone()))
+    );
+    assert_eq!(skip_or_fail(Some(bin.clone()), None), Ok(Some(bin)));
+    assert_eq!(skip_or_fail(None, None), Ok(None));
+    assert_eq!(skip_or_fail(None, Some("0")), Ok(None));
+    let err = skip_or_fail(None, Some("1")).unwrap_err();
+    assert!(err.contains(REQUIRE) && err.contains("prometheus"), "{err}");
 }
 
 /// A Prometheus server of ours, killed (and reaped) on drop.
