@@ -4,7 +4,8 @@
 # cargo at a target dir outside the checkout, so later runs reuse the build.
 #
 #   cmake, libopenblas-dev, liblapack-dev  FAISS (faiss crate, feature static)
-#   prometheus                             promtool, to lint the scrape
+#   prometheus                             promtool (lints the scrape, checks and tests the
+#                                          rules) and the server (ops_prometheus e2e test)
 #
 # Set CODEINTEL_SKIP_APT=1 to skip the package check entirely.
 
@@ -14,7 +15,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 codeintel_missing_packages() {
   local missing=()
   command -v cmake >/dev/null 2>&1 || missing+=(cmake)
-  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
   [ -e /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -e /usr/include/openblas/cblas.h ] \
     || dpkg -s libopenblas-dev >/dev/null 2>&1 || missing+=(libopenblas-dev)
   dpkg -s liblapack-dev >/dev/null 2>&1 || missing+=(liblapack-dev)

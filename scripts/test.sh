@@ -18,4 +18,6 @@ source scripts/setup-model.sh >/dev/null
 # Missing Python, Node or model set-up is then a test failure, not a skip.
 export CODEINTEL_REQUIRE_SUTS=1
 export CODEINTEL_REQUIRE_MODEL=1
+# A missing prometheus binary fails the real-Prometheus test (ops_prometheus) instead of skipping it.
+export CODEINTEL_REQUIRE_PROMETHEUS=1
 cargo test --workspace --all-targets "$@"
