@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 fixtures/suts/python-otel/setup.sh
+benches/peers/setup-ruff.sh
 scripts/setup-node.sh >/dev/null
 # Missing Python or Node set-up is then a test failure, not a skip.
 export CODEINTEL_REQUIRE_SUTS=1
