@@ -80,18 +80,15 @@ struct Tree {
 }
 
 fn write_tree(lines: u64, dir: Option<&Path>) -> Result<Tree> {
-    let (temp, root) = match dir {
-        Some(d) => {
-            if d.exists() {
-                std::fs::remove_dir_all(d).with_context(|| format!("clearing {}", d.display()))?;
-            }
-            (None, d.to_path_buf())
+    let (temp, root) = if let Some(d) = dir {
+        if d.exists() {
+            std::fs::remove_dir_all(d).with_context(|| format!("clearing {}", d.display()))?;
         }
-        None => {
-            let t = tempfile::tempdir().context("temporary folder for the tree")?;
-            let root = t.path().to_path_buf();
-            (Some(t), root)
-        }
+        (None, d.to_path_buf())
+    } else {
+        let t = tempfile::tempdir().context("temporary folder for the tree")?;
+        let root = t.path().to_path_buf();
+        (Some(t), root)
     };
     // The generator writes Rust and Python half and half: ask for twice the
     // lines and keep the Python.
@@ -297,7 +294,7 @@ fn main() -> Result<()> {
         ours_tool: format!("{} (release build)", version(&ours)?),
         peer_tool: version(&ruff)?,
         ours_command: "codeintel-lint --lang python --format json [--parse-all] TREE".to_owned(),
-        peer_command: "ruff check --no-cache --quiet --select TID251 --config TREE/ruff.toml --output-format json TREE".to_owned(),
+        peer_command: "ruff check --no-cache --quiet --select TID251 --config TREE/ruff.toml --output-format json TREE (from TREE)".to_owned(),
         ours_prefiltered: Timing::from_samples(&pre),
         ours_parse_all: Timing::from_samples(&all),
         peer: Timing::from_samples(&peer),
