@@ -1,16 +1,26 @@
-//! Indexing throughput (issue 4): sparse + catalog indexing of a generated
-//! repository with a zero-cost embedder, and an incremental re-index after
-//! one file changed.
+//! Indexing throughput (issues 4 and 16): files/s and MB/s of a cold build
+//! and of an incremental build after one file changed, sparse-only (walk +
+//! chunk + catalog + BM25) and with a zero-cost 384-d embedder (the dense
+//! index built too), at 1k and 10k generated files (100k with
+//! `CODEINTEL_BENCH_INDEX_100K=1`; test mode: 50 files). Each build runs
+//! once per size and mode (a 10k build takes seconds to minutes: criterion's
+//! ten samples would take too long); the figures go to stdout and, under
+//! `cargo bench`, to `<criterion dir>/index_throughput.json`, which
+//! `bench-report` turns into a table. Criterion measures the walk with its
+//! stat-based change check (`index/walk_and_stat`, on the 10k repository).
 //!
-//! `cargo bench -p codeintel-benches --bench index` (10k files; test mode: 50)
+//! `cargo bench -p codeintel-benches --profile dev --bench index`
 
 // A bench that cannot set up its corpus has nothing to measure: fail loudly.
 #![allow(clippy::expect_used)]
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codeintel_benches::{generate_repo, python_file, size};
+use codeintel_benches::{
+    IndexRun, bench_mode, criterion_dir, generate_repo, merge_json, python_file,
+};
 use codeintel_server::embed::Embedder;
 use codeintel_server::embed::stub::HashEmbedder;
 use codeintel_server::index::build::{self, BuildOptions};
@@ -19,74 +29,116 @@ use codeintel_server::index::walk::{self, WalkOptions};
 use codeintel_server::observability::metrics::Metrics;
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn indexing(c: &mut Criterion) {
-    let files = size(10_000, 50);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let repo = tempfile::tempdir().expect("tempdir");
-    let bytes = generate_repo(repo.path(), files, 6).expect("generate");
+/// Functions (chunks) per generated file.
+const FUNCTIONS: usize = 6;
+
+fn sizes() -> Vec<usize> {
+    if !bench_mode() {
+        return vec![50];
+    }
+    let mut v = vec![1_000, 10_000];
+    if std::env::var("CODEINTEL_BENCH_INDEX_100K").as_deref() == Ok("1") {
+        v.push(100_000);
+    }
+    v
+}
+
+/// A cold build into a fresh data folder, then an incremental one after
+/// one file changed (`edit_seed` makes the new content differ from any
+/// earlier edit).
+fn cold_and_incremental(
+    rt: &tokio::runtime::Runtime,
+    repo: &Path,
+    files: usize,
+    bytes: u64,
+    embedder: Option<Arc<dyn Embedder>>,
+    edit_seed: u64,
+) -> IndexRun {
     let metrics = Metrics::noop();
     let opts = BuildOptions::default();
-
-    // Cold build without a dense channel: walk + chunk + catalog + BM25.
     let data = tempfile::tempdir().expect("tempdir");
-    let started = Instant::now();
     let dd = DataDir::open(data.path()).expect("data dir");
-    let outcome = rt
-        .block_on(build::build(repo.path(), &dd, None, &metrics, &opts))
-        .expect("build");
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "index/cold_sparse_catalog: {files} files, {} chunks, {:.1} MB in {secs:.2}s = {:.0} files/s, {:.2} MB/s",
-        outcome.manifest.chunks,
-        bytes as f64 / 1e6,
-        files as f64 / secs,
-        bytes as f64 / 1e6 / secs
-    );
-
-    // With a zero-cost embedder the dense part is built too.
-    let data2 = tempfile::tempdir().expect("tempdir");
-    let dd2 = DataDir::open(data2.path()).expect("data dir");
-    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(384));
     let started = Instant::now();
-    rt.block_on(build::build(
-        repo.path(),
-        &dd2,
-        Some(emb.clone()),
-        &metrics,
-        &opts,
-    ))
-    .expect("build with dense");
-    println!(
-        "index/cold_with_hash_embedder_384d: {files} files in {:.2}s",
-        started.elapsed().as_secs_f64()
-    );
+    let cold = rt
+        .block_on(build::build(repo, &dd, embedder.clone(), &metrics, &opts))
+        .expect("cold build");
+    let cold_s = started.elapsed().as_secs_f64();
 
-    // Incremental: one file changed. Unchanged files are not read (size +
-    // mtime) and their chunks not re-embedded; the stage times show where
-    // the rest goes (the dense and sparse indexes are rebuilt whole).
-    let path = repo.path().join("pkg000/mod00000.py");
-    std::fs::write(&path, python_file(1_000_000, 6)).expect("edit");
+    std::fs::write(
+        repo.join("pkg000/mod00000.py"),
+        python_file(edit_seed, FUNCTIONS),
+    )
+    .expect("edit one file");
     let started = Instant::now();
     let inc = rt
-        .block_on(build::build(
-            repo.path(),
-            &dd2,
-            Some(emb.clone()),
-            &metrics,
-            &opts,
-        ))
+        .block_on(build::build(repo, &dd, embedder, &metrics, &opts))
         .expect("incremental build");
-    println!(
-        "index/incremental_one_changed_file: {:.2}s total; changed {} unchanged {}; embedded {} chunks; stages {:?}",
-        started.elapsed().as_secs_f64(),
-        inc.manifest.stats.files_changed,
-        inc.manifest.stats.files_unchanged,
-        inc.manifest.stats.chunks_embedded,
-        inc.manifest.stats.stage_seconds
-    );
+    let incremental_s = started.elapsed().as_secs_f64();
+    assert_eq!(inc.manifest.stats.files_changed, 1, "one file changed");
+    IndexRun {
+        files,
+        bytes,
+        chunks: cold.manifest.chunks,
+        cold_s,
+        cold_files_per_s: files as f64 / cold_s,
+        cold_mb_per_s: bytes as f64 / 1e6 / cold_s,
+        incremental_s,
+        incremental_files_changed: inc.manifest.stats.files_changed,
+        incremental_chunks_embedded: inc.manifest.stats.chunks_embedded,
+        incremental_stage_seconds: inc.manifest.stats.stage_seconds.clone(),
+    }
+}
+
+fn indexing(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut side = serde_json::Map::new();
+    let mut walk_repo = None;
+    for files in sizes() {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let bytes = generate_repo(repo.path(), files, FUNCTIONS).expect("generate");
+        let modes: [(&str, Option<Arc<dyn Embedder>>); 2] = [
+            ("sparse", None),
+            ("hash384", Some(Arc::new(HashEmbedder::new(384)))),
+        ];
+        for (n, (mode, embedder)) in modes.into_iter().enumerate() {
+            let run = cold_and_incremental(
+                &rt,
+                repo.path(),
+                files,
+                bytes,
+                embedder,
+                1_000_000 + n as u64,
+            );
+            println!(
+                "index/{files}/{mode}: {} chunks, {:.1} MB; cold {:.2} s = {:.0} files/s, {:.2} MB/s; incremental (1 file changed, {} chunks embedded) {:.2} s; stages {:?}",
+                run.chunks,
+                bytes as f64 / 1e6,
+                run.cold_s,
+                run.cold_files_per_s,
+                run.cold_mb_per_s,
+                run.incremental_chunks_embedded,
+                run.incremental_s,
+                run.incremental_stage_seconds
+            );
+            side.insert(
+                format!("index/{files}/{mode}"),
+                serde_json::to_value(&run).expect("serialise"),
+            );
+        }
+        // The walk bench runs on the 10k repository (the test-mode one in test mode).
+        if files == 10_000 || !bench_mode() {
+            walk_repo = Some(repo);
+        }
+    }
+    if bench_mode() {
+        let path = criterion_dir().join("index_throughput.json");
+        merge_json(&path, side).expect("write index_throughput.json");
+        println!("wrote {}", path.display());
+    }
 
     // The part that scales with the repository but must not read content:
     // the walk with its stat-based change check.
+    let repo = walk_repo.expect("a repository for the walk bench");
     let mut g = c.benchmark_group("index");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     g.bench_function("walk_and_stat", |b| {

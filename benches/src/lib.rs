@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+pub mod peers;
 pub mod report;
 
 /// True under `cargo bench` (criterion passes `--bench`), false in test mode.
@@ -78,6 +79,20 @@ pub fn python_file(seed: u64, functions: usize) -> String {
     out
 }
 
+/// A search query over a [`generate_repo`] corpus, deterministic in `seed`:
+/// three in four are natural language built from the words of the generated
+/// docstrings ("compute the refund payment for a customer"), one in four an
+/// identifier of a generated function (`refund_payment_3`).
+pub fn query_text(seed: u64) -> String {
+    let mut rng = Lcg(seed.wrapping_mul(0x9E37_79B9).wrapping_add(7));
+    let (verb, noun, arg) = (rng.word(), rng.word(), rng.word());
+    if seed % 4 == 3 {
+        format!("{verb}_{noun}_{}", rng.next() % 8)
+    } else {
+        format!("compute the {verb} {noun} for a {arg}")
+    }
+}
+
 /// Writes a generated repository of `files` Python files under `root`
 /// (100 files per folder). Returns the bytes written.
 pub fn generate_repo(root: &Path, files: usize, functions_per_file: usize) -> std::io::Result<u64> {
@@ -90,6 +105,23 @@ pub fn generate_repo(root: &Path, files: usize, functions_per_file: usize) -> st
         std::fs::write(dir.join(format!("mod{i:05}.py")), text)?;
     }
     Ok(bytes)
+}
+
+/// One index build measurement of the `index` bench (one size, one mode):
+/// a cold build, then an incremental build after one file changed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IndexRun {
+    pub files: usize,
+    pub bytes: u64,
+    pub chunks: usize,
+    pub cold_s: f64,
+    pub cold_files_per_s: f64,
+    pub cold_mb_per_s: f64,
+    pub incremental_s: f64,
+    pub incremental_files_changed: usize,
+    pub incremental_chunks_embedded: usize,
+    /// Seconds per stage of the incremental build.
+    pub incremental_stage_seconds: std::collections::BTreeMap<String, f64>,
 }
 
 /// Percentile (0..=100) of already-sorted samples.
@@ -283,6 +315,16 @@ mod tests {
         assert_eq!(python_file(3, 4), python_file(3, 4));
         assert_ne!(python_file(3, 4), python_file(4, 4));
         assert_eq!(python_file(1, 5).matches("\ndef ").count(), 5);
+    }
+
+    #[test]
+    fn queries_mix_language_and_identifiers() {
+        assert_eq!(query_text(5), query_text(5));
+        let qs: Vec<String> = (0..400).map(query_text).collect();
+        let idents = qs.iter().filter(|q| !q.contains(' ')).count();
+        assert_eq!(idents, 100);
+        let distinct: std::collections::HashSet<&String> = qs.iter().collect();
+        assert!(distinct.len() > 350, "{}", distinct.len());
     }
 
     #[test]

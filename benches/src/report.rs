@@ -17,6 +17,9 @@ use std::time::SystemTime;
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
+use crate::IndexRun;
+use crate::peers::{LintPeer, SearchPeer};
+
 /// One benchmark's estimates as criterion saved them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
@@ -385,6 +388,188 @@ pub struct Extras {
     pub plots: Vec<(String, String)>,
     /// Where the estimates were read.
     pub source: String,
+    /// `peers/lint.json`: codeintel-lint vs ruff.
+    pub lint_peer: Option<LintPeer>,
+    /// `peers/search.json`: the reference server vs python-otel.
+    pub search_peer: Option<SearchPeer>,
+    /// `index_throughput.json`: `index/<files>/<mode>` → one build pair.
+    pub index_runs: BTreeMap<String, IndexRun>,
+}
+
+/// Parses `index_throughput.json` (written by the `index` bench).
+pub fn parse_index_runs(text: &str) -> Result<BTreeMap<String, IndexRun>> {
+    serde_json::from_str(text).context("index_throughput.json")
+}
+
+/// The index build throughput table: per size and mode, cold files/s and
+/// MB/s and the incremental build after one file changed.
+pub fn index_table(runs: &BTreeMap<String, IndexRun>) -> String {
+    let mut rows: Vec<(&String, &IndexRun)> = runs.iter().collect();
+    rows.sort_by(|a, b| (a.1.files, a.0).cmp(&(b.1.files, b.0)));
+    let mut s = String::from(
+        "| files | mode | chunks | MB | cold build | files/s | MB/s | incremental (1 file changed) |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for (key, r) in rows {
+        let mode = key.rsplit('/').next().unwrap_or(key);
+        let _ = writeln!(
+            s,
+            "| {} | {mode} | {} | {:.1} | {} | {:.0} | {:.2} | {} |",
+            r.files,
+            r.chunks,
+            r.bytes as f64 / 1e6,
+            secs(r.cold_s),
+            r.cold_files_per_s,
+            r.cold_mb_per_s,
+            secs(r.incremental_s)
+        );
+    }
+    s
+}
+
+/// Issue 16: the reference serves at least this many times python-otel's
+/// requests/s at [`PEER_TARGET_CLIENTS`] concurrent clients.
+pub const PEER_RPS_TARGET: f64 = 5.0;
+/// The concurrency the requests/s target is judged at.
+pub const PEER_TARGET_CLIENTS: usize = 8;
+/// Issue 16: seconds codeintel-lint may take for 1M lines.
+pub const LINT_SECONDS_PER_MILLION: f64 = 2.0;
+/// Issue 16: codeintel-lint's time at most this many times ruff's.
+pub const LINT_RATIO_TARGET: f64 = 2.0;
+
+fn yes_no(met: bool) -> &'static str {
+    if met { "yes" } else { "**no**" }
+}
+
+fn secs(s: f64) -> String {
+    fmt_ns(s * 1e9)
+}
+
+/// The "vs peers" table (issue 16): codeintel-lint vs ruff and the
+/// reference server vs python-otel, each side by side from one run, with
+/// the ratio and the target. Empty when neither result exists.
+pub fn peers_table(lint: Option<&LintPeer>, search: Option<&SearchPeer>) -> String {
+    if lint.is_none() && search.is_none() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "| measure | ours | peer | ratio | target | met |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    if let Some(l) = lint {
+        let per_line = |t: &crate::peers::Timing| {
+            format!("{} ({:.0} ns/line)", secs(t.median_s), t.ns_per(l.lines))
+        };
+        let per_million = l.ours_per_million_lines_s();
+        let _ = writeln!(
+            s,
+            "| lint, {} lines of Python, {} threads: median wall time | {} | {} | {:.2}× the time | < {} s per 1M lines ({} here) and ≤ {}× ruff | {} |",
+            l.lines,
+            l.threads,
+            per_line(&l.ours_prefiltered),
+            per_line(&l.peer),
+            l.ratio(),
+            LINT_SECONDS_PER_MILLION,
+            secs(per_million),
+            LINT_RATIO_TARGET,
+            yes_no(per_million < LINT_SECONDS_PER_MILLION && l.ratio() <= LINT_RATIO_TARGET)
+        );
+        let _ = writeln!(
+            s,
+            "| lint `--parse-all` (every file parsed, as ruff does) | {} | {} | {:.2}× the time | — | — |",
+            per_line(&l.ours_parse_all),
+            per_line(&l.peer),
+            l.ratio_parse_all()
+        );
+        let _ = writeln!(
+            s,
+            "| lint findings: LNT-001 vs TID251 ({} planted) | {} | {} | {} | the same file:line set | {} |",
+            l.planted,
+            l.ours_findings,
+            l.peer_findings,
+            if l.agree {
+                "same set".to_owned()
+            } else {
+                format!("{} differences", l.disagreements.len())
+            },
+            yes_no(l.agree)
+        );
+    }
+    if let Some(p) = search {
+        for level in &p.levels {
+            let side = |st: &crate::peers::LoadStats| {
+                let mut cell = format!(
+                    "{:.1} req/s, p50 {:.2} ms, p95 {:.2} ms",
+                    st.requests_per_s, st.p50_ms, st.p95_ms
+                );
+                if st.errors > 0 || st.degraded > 0 || st.truncated {
+                    let _ = write!(
+                        cell,
+                        " ({} of {} failed, {} degraded{})",
+                        st.errors,
+                        st.requests,
+                        st.degraded,
+                        if st.truncated { ", truncated" } else { "" }
+                    );
+                }
+                cell
+            };
+            let ratio = level.throughput_ratio();
+            let (target, met) = if level.clients == PEER_TARGET_CLIENTS {
+                (
+                    format!("≥ {PEER_RPS_TARGET}× requests/s"),
+                    yes_no(ratio >= PEER_RPS_TARGET && level.ours.errors == 0).to_owned(),
+                )
+            } else {
+                ("—".to_owned(), "—".to_owned())
+            };
+            let _ = writeln!(
+                s,
+                "| e2e search over HTTP, {} concurrent client{} | {} | {} | {ratio:.2}× requests/s | {target} | {met} |",
+                level.clients,
+                if level.clients == 1 { "" } else { "s" },
+                side(&level.ours),
+                side(&level.peer),
+            );
+        }
+    }
+    s.push('\n');
+    if let Some(l) = lint {
+        let _ = writeln!(
+            s,
+            "Lint: {} vs {} on {} ({} files, {:.1} MB), {} timed rounds each, alternating; measured {}. \
+             Ours: `{}`; peer: `{}` (configured by `benches/peers/ruff.toml`). \
+             Produced by `cargo run -p codeintel-benches --bin peer-lint`.\n",
+            l.ours_tool,
+            l.peer_tool,
+            l.tree,
+            l.files,
+            l.bytes as f64 / 1e6,
+            l.peer.samples_s.len(),
+            fmt_time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(l.measured_unix)),
+            l.ours_command,
+            l.peer_command
+        );
+    }
+    if let Some(p) = search {
+        let _ = writeln!(
+            s,
+            "Search: {} vs {} on {}, k = {}, {} distinct queries per side (golden + generated, none repeated), \
+             one harness embeddings server ({}-d) and OTLP receiver for both; \
+             ready after {:.1} s (ours, after a {:.1} s `index`) and {:.1} s (peer, index load included); measured {}. \
+             Produced by `cargo run -p codeintel-benches --bin peer-search`.\n",
+            p.ours_tool,
+            p.peer_tool,
+            p.corpus,
+            p.k,
+            p.queries,
+            p.embed_dim,
+            p.ours_ready_s,
+            p.ours_index_s,
+            p.peer_ready_s,
+            fmt_time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(p.measured_unix)),
+        );
+    }
+    s
 }
 
 #[allow(clippy::many_single_char_names)]
@@ -438,6 +623,12 @@ pub fn render(est: &[Estimate], extras: &Extras) -> String {
     }
     s.push('\n');
 
+    let peers = peers_table(extras.lint_peer.as_ref(), extras.search_peer.as_ref());
+    if !peers.is_empty() {
+        s.push_str("## vs peers (issue 16; each row from one run of one peer bench)\n\n");
+        s.push_str(&peers);
+    }
+
     s.push_str("## Ratios (medians of one bench run)\n\n| ratio | value | numerator | denominator |\n| --- | --- | --- | --- |\n");
     for r in ratios.iter().filter(|r| !r.name.contains("speedup")) {
         let _ = writeln!(
@@ -449,6 +640,15 @@ pub fn render(est: &[Estimate], extras: &Extras) -> String {
     s.push_str(
         "\nSpeedups of the approximate FAISS settings over flat are in the FAISS tables.\n\n",
     );
+
+    if !extras.index_runs.is_empty() {
+        s.push_str(
+            "## Index build throughput (one build each; `sparse`: walk + chunk + catalog + BM25, \
+             `hash384`: the same plus a zero-cost 384-d embedder and the dense index)\n\n",
+        );
+        s.push_str(&index_table(&extras.index_runs));
+        s.push('\n');
+    }
 
     for (title, file) in &extras.plots {
         let _ = writeln!(s, "![{title}]({file})\n");
@@ -1082,6 +1282,189 @@ codeintel_embed_batch_size_count{client=\"openai\"} 9\n";
         let (_t, est) = fixture();
         let table = group_table("faiss_100k", &est, &recalls(), &ratios(&est));
         insta::assert_snapshot!(table);
+    }
+
+    fn lint_peer(ours_s: f64, ruff_s: f64, agree: bool) -> LintPeer {
+        use crate::peers::Timing;
+        LintPeer {
+            tree: "synthetic".into(),
+            files: 2_500,
+            lines: 1_000_000,
+            bytes: 30_000_000,
+            planted: 125,
+            threads: 2,
+            ours_tool: "codeintel-lint 0.1.0 (release build)".into(),
+            peer_tool: "ruff 0.17.5".into(),
+            ours_command: "codeintel-lint TREE".into(),
+            peer_command: "ruff check TREE".into(),
+            ours_prefiltered: Timing::from_samples(&[ours_s, ours_s + 0.1, ours_s - 0.1]),
+            ours_parse_all: Timing::from_samples(&[ours_s * 3.0]),
+            peer: Timing::from_samples(&[ruff_s]),
+            ours_findings: 125,
+            peer_findings: if agree { 125 } else { 124 },
+            agree,
+            disagreements: if agree {
+                Vec::new()
+            } else {
+                vec!["a.py:3 (ours only)".into()]
+            },
+            measured_unix: 1_790_000_000,
+        }
+    }
+
+    fn search_peer(ratio_at_8: f64) -> SearchPeer {
+        use crate::peers::{LoadStats, SearchLevel};
+        let level = |clients: usize, ours_rps: f64, peer_rps: f64| SearchLevel {
+            clients,
+            ours: LoadStats::summarise(100, vec![2.0; 100], 0, 0, 100.0 / ours_rps, false),
+            peer: LoadStats::summarise(100, vec![9.0; 98], 2, 1, 98.0 / peer_rps, false),
+        };
+        SearchPeer {
+            corpus: "2000 files".into(),
+            files: 2_000,
+            bytes: 3_000_000,
+            queries: 300,
+            k: 10,
+            embed_dim: 384,
+            ours_tool: "codeintel-server".into(),
+            peer_tool: "python-otel".into(),
+            ours_index_s: 10.0,
+            ours_ready_s: 0.5,
+            peer_ready_s: 30.0,
+            levels: vec![level(1, 100.0, 40.0), level(8, 20.0 * ratio_at_8, 20.0)],
+            measured_unix: 1_790_000_000,
+        }
+    }
+
+    #[test]
+    fn peers_table_states_ratios_and_targets() {
+        assert_eq!(peers_table(None, None), "");
+        let table = peers_table(Some(&lint_peer(1.2, 0.8, true)), Some(&search_peer(6.0)));
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+            .collect();
+        assert_eq!(rows.len(), 1 + 3 + 2, "{table}");
+        assert!(
+            rows[1].contains("1,000,000") || rows[1].contains("1000000 lines"),
+            "{}",
+            rows[1]
+        );
+        assert!(
+            rows[1].contains("| 1.20 s (1200 ns/line) | 800 ms (800 ns/line) | 1.50× the time |"),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[1].ends_with("| yes |"), "{}", rows[1]);
+        assert!(
+            rows[2].contains("3.60 s") && rows[2].contains("4.50× the time"),
+            "{}",
+            rows[2]
+        );
+        assert!(
+            rows[3].contains("| 125 | 125 | same set |") && rows[3].ends_with("| yes |"),
+            "{}",
+            rows[3]
+        );
+        assert!(
+            rows[4].contains("1 concurrent client |")
+                && rows[4].contains("2.50× requests/s | — | — |"),
+            "{}",
+            rows[4]
+        );
+        assert!(
+            rows[4].contains("(2 of 100 failed, 1 degraded)"),
+            "{}",
+            rows[4]
+        );
+        assert!(
+            rows[5].contains("8 concurrent clients")
+                && rows[5].contains("6.00× requests/s | ≥ 5× requests/s | yes |"),
+            "{}",
+            rows[5]
+        );
+        assert!(table.contains("Produced by `cargo run -p codeintel-benches --bin peer-lint`"));
+        assert!(table.contains("2026-"), "{table}");
+
+        // Too slow for 1M lines, slower than 2× ruff, disagreeing, under 5×.
+        let bad = peers_table(Some(&lint_peer(2.5, 0.8, false)), Some(&search_peer(4.0)));
+        let rows: Vec<&str> = bad
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+            .collect();
+        assert!(rows[1].ends_with("| **no** |"), "{}", rows[1]);
+        assert!(
+            rows[3].contains("1 differences") && rows[3].ends_with("| **no** |"),
+            "{}",
+            rows[3]
+        );
+        assert!(
+            rows[5].contains("4.00× requests/s") && rows[5].ends_with("| **no** |"),
+            "{}",
+            rows[5]
+        );
+        // Fast enough, but more than 2× ruff's time.
+        let slow_ratio = peers_table(Some(&lint_peer(1.5, 0.5, true)), None);
+        assert!(
+            slow_ratio.lines().nth(2).unwrap().ends_with("| **no** |"),
+            "{slow_ratio}"
+        );
+    }
+
+    #[test]
+    fn the_report_has_a_vs_peers_section_only_with_peer_results() {
+        let (_t, est) = fixture();
+        let plain = render(&est, &Extras::default());
+        assert!(!plain.contains("## vs peers"));
+        let extras = Extras {
+            lint_peer: Some(lint_peer(1.0, 0.9, true)),
+            ..Extras::default()
+        };
+        let with = render(&est, &extras);
+        let at = with.find("## vs peers").unwrap();
+        assert!(at < with.find("## Ratios").unwrap());
+        assert!(with.contains("ruff 0.17.5"));
+    }
+
+    #[test]
+    fn index_table_sorts_by_size_and_mode() {
+        let run = |files: usize, cold_s: f64| IndexRun {
+            files,
+            bytes: files as u64 * 1_000,
+            chunks: files * 6,
+            cold_s,
+            cold_files_per_s: files as f64 / cold_s,
+            cold_mb_per_s: files as f64 * 1_000.0 / 1e6 / cold_s,
+            incremental_s: 0.25,
+            incremental_files_changed: 1,
+            incremental_chunks_embedded: 6,
+            incremental_stage_seconds: BTreeMap::new(),
+        };
+        let text = serde_json::json!({
+            "index/10000/sparse": run(10_000, 5.0),
+            "index/1000/sparse": run(1_000, 0.5),
+            "index/1000/hash384": run(1_000, 1.0),
+        })
+        .to_string();
+        let runs = parse_index_runs(&text).unwrap();
+        let table = index_table(&runs);
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            rows,
+            [
+                "| 1000 | hash384 | 6000 | 1.0 | 1.00 s | 1000 | 1.00 | 250 ms |",
+                "| 1000 | sparse | 6000 | 1.0 | 500 ms | 2000 | 2.00 | 250 ms |",
+                "| 10000 | sparse | 60000 | 10.0 | 5.00 s | 2000 | 2.00 | 250 ms |",
+            ]
+        );
+        let (_t, est) = fixture();
+        let extras = Extras {
+            index_runs: runs,
+            ..Extras::default()
+        };
+        assert!(render(&est, &extras).contains("## Index build throughput"));
+        assert!(!render(&est, &Extras::default()).contains("## Index build throughput"));
+        assert!(parse_index_runs("{\"x\": 1}").is_err());
     }
 
     #[test]

@@ -13,6 +13,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use codeintel_benches::criterion_dir;
+use codeintel_benches::peers::{
+    LINT_FILE, LintPeer, SEARCH_FILE, SearchPeer, read_result, result_path,
+};
 use codeintel_benches::report::{
     self, Extras, compare, default_report_path, e2e_points, latency_recall_points, parse_recalls,
     parse_threshold, plot_e2e, plot_latency_recall, read_side, render, render_changes,
@@ -57,16 +60,39 @@ enum Command {
     },
 }
 
+/// A peer bench's result file; a file that exists but does not parse (an
+/// older format) is named on stderr and left out of the report.
+fn peer_result<T: for<'de> serde::Deserialize<'de>>(
+    dir: &std::path::Path,
+    file: &str,
+) -> Option<T> {
+    let path = result_path(dir, file);
+    let parsed = read_result(&path);
+    if parsed.is_none() && path.is_file() {
+        eprintln!(
+            "bench-report: ignoring {} (not a result of this version's peer bench; re-run it)",
+            path.display()
+        );
+    }
+    parsed
+}
+
 fn write_report(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
     let est = report::load(dir, "new")?;
+    let lint_peer: Option<LintPeer> = peer_result(dir, LINT_FILE);
+    let search_peer: Option<SearchPeer> = peer_result(dir, SEARCH_FILE);
     anyhow::ensure!(
-        !est.is_empty(),
+        !est.is_empty() || lint_peer.is_some() || search_peer.is_some(),
         "no criterion results under {} (run the benches first: cargo bench -p codeintel-benches --profile dev)",
         dir.display()
     );
     let recalls = match read_side(dir, "faiss_recall.json") {
         Some(t) => parse_recalls(&t)?,
         None => report::Recalls::new(),
+    };
+    let index_runs = match read_side(dir, "index_throughput.json") {
+        Some(t) => report::parse_index_runs(&t)?,
+        None => std::collections::BTreeMap::new(),
     };
     let embed_agreement =
         read_side(dir, "embed_agreement.json").and_then(|t| serde_json::from_str(&t).ok());
@@ -92,10 +118,27 @@ fn write_report(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
         embed_agreement,
         plots,
         source: dir.display().to_string(),
+        lint_peer,
+        search_peer,
+        index_runs,
     };
     std::fs::write(out, render(&est, &extras))
         .with_context(|| format!("writing {}", out.display()))?;
-    println!("wrote {} ({} benches)", out.display(), est.len());
+    println!(
+        "wrote {} ({} benches{}{})",
+        out.display(),
+        est.len(),
+        if extras.lint_peer.is_some() {
+            ", lint vs ruff"
+        } else {
+            ""
+        },
+        if extras.search_peer.is_some() {
+            ", search vs python-otel"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
