@@ -102,8 +102,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("local_embed");
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
-    for batch in [1_usize, 16, 64] {
-        let batch = batch.min(refs.len());
+    let mut batches: Vec<usize> = [1_usize, 16, 64].map(|b| b.min(refs.len())).to_vec();
+    batches.dedup();
+    for batch in batches {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::new("batch", batch), &batch, |b, &n| {
             b.iter(|| model.embed_batch_blocking(&refs[..n]).expect("embed"));
