@@ -373,12 +373,33 @@ impl Checker<'_> {
         }
     }
 
+    /// The registry span whose name pattern matches `name`: an exact name
+    /// first, else the most specific pattern (most literal text).
     fn span_def(&self, name: &str) -> Option<&SpanDef> {
+        let literal = |note: &str| {
+            let mut n = 0;
+            let mut depth = 0;
+            for ch in note.chars() {
+                match ch {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ if depth == 0 => n += 1,
+                    _ => {}
+                }
+            }
+            n
+        };
         self.reg
             .spans
             .iter()
             .find(|s| s.name.note == name)
-            .or_else(|| self.reg.spans.iter().find(|s| span_name_matches(&s.name.note, name)))
+            .or_else(|| {
+                self.reg
+                    .spans
+                    .iter()
+                    .filter(|s| span_name_matches(&s.name.note, name))
+                    .max_by_key(|s| literal(&s.name.note))
+            })
     }
 
     fn event(&mut self, name: &str, attrs: &Attributes) {
@@ -431,7 +452,9 @@ pub fn live_check(reg: &Registry, obs: &Observations, min_coverage: Option<f64>)
             c.requirements(signal, &d.attributes, &|k: &str| span.attributes.contains_key(k));
         }
         c.attributes(signal, &span.attributes);
-        for e in &span.events {
+        // A span event named like a sentence is a log message written in
+        // the span (tracing-opentelemetry), not a semantic event.
+        for e in span.events.iter().filter(|e| !e.name.contains(char::is_whitespace)) {
             c.event(&e.name, &e.attributes);
         }
     }

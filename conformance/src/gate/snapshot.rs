@@ -98,7 +98,7 @@ pub struct SpanShape {
     pub status: BTreeSet<String>,
     /// Names of the parents seen ([`ROOT`] for a root span).
     pub parents: BTreeSet<String>,
-    /// Event name → attribute keys.
+    /// Event name (templated like a log body) → attribute keys.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, BTreeSet<String>>,
     /// Instrumentation scopes that emitted it.
@@ -510,9 +510,11 @@ fn spans(obs: &Observations, snap: &mut Snapshot) {
         shape.scopes.insert(s.scope.clone());
         snap.scopes.insert(s.scope.clone());
         for e in &s.events {
+            // Events written as log messages in a span carry their
+            // message as name: template it like a log body.
             shape
                 .events
-                .entry(e.name.clone())
+                .entry(body_template(&e.name))
                 .or_default()
                 .extend(e.attributes.keys().cloned());
         }
