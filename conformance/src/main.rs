@@ -466,7 +466,10 @@ fn run_gate(args: &RunArgs, obs: &Observations) -> Result<u8, HarnessError> {
         markdown.push_str(&gate::render::markdown(&diff));
         if args.update_baseline {
             write_file(baseline, &snap.to_json(), "baseline")?;
-            eprintln!("codeintel-conformance: baseline {} rewritten", baseline.display());
+            eprintln!(
+                "codeintel-conformance: baseline {} rewritten",
+                baseline.display()
+            );
         } else {
             exit = exit.max(diff.exit_code());
         }
@@ -507,7 +510,11 @@ async fn observe_source(
         return Ok(gate::load_observations(path)?);
     }
     let timeout = timeout_secs.map(Duration::from_secs);
-    let mut target = target(source.sut.is_some(), source.sut_manifest.as_deref(), timeout)?;
+    let mut target = target(
+        source.sut.is_some(),
+        source.sut_manifest.as_deref(),
+        timeout,
+    )?;
     let mut cfg = DriveConfig::new(&workspace_root());
     if let Some(t) = timeout {
         cfg = cfg.with_timeout(t);
@@ -604,7 +611,11 @@ async fn live_check_cmd(args: LiveCheckArgs) -> Result<u8, HarnessError> {
         write_file(path, &text, "live-check JSON")?;
     }
     if let Some(path) = &args.markdown {
-        write_file(path, &gate::live_check::render(&r, true), "live-check Markdown")?;
+        write_file(
+            path,
+            &gate::live_check::render(&r, true),
+            "live-check Markdown",
+        )?;
     }
     Ok(r.exit_code())
 }

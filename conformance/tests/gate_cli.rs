@@ -94,11 +94,22 @@ fn diff_exit_codes_outputs_acceptance_and_update() {
     ]);
     assert_eq!(out.status.code(), Some(1), "breaking fails: {}", text(&out));
     assert!(text(&out).contains("metric_buckets_changed:codeintel_embed_latency_seconds:buckets"));
-    assert!(std::fs::read_to_string(&md).unwrap().contains("### Breaking (1)"));
-    assert!(std::fs::read_to_string(&junit).unwrap().contains("<failure"));
+    assert!(
+        std::fs::read_to_string(&md)
+            .unwrap()
+            .contains("### Breaking (1)")
+    );
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<failure")
+    );
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
-    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "metric_buckets_changed");
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "metric_buckets_changed"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(json["summary"]["breaking"], 1);
@@ -121,7 +132,13 @@ fn diff_exit_codes_outputs_acceptance_and_update() {
     // A bad config is a harness error (exit 2).
     let bad = d.join("bad.toml");
     std::fs::write(&bad, "fail_on = \"maybe\"\n").unwrap();
-    let out = run(&["diff", &baseline, &current, "--config", bad.to_str().unwrap()]);
+    let out = run(&[
+        "diff",
+        &baseline,
+        &current,
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 
     // --update rewrites the baseline; the diff is then empty.
@@ -169,10 +186,18 @@ fn snapshot_and_live_check_offline_from_saved_observations() {
 
     // Nothing received: fails instead of passing empty.
     let empty = dir.path().join("empty.json");
-    std::fs::write(&empty, serde_json::to_string(&Observations::default()).unwrap()).unwrap();
+    std::fs::write(
+        &empty,
+        serde_json::to_string(&Observations::default()).unwrap(),
+    )
+    .unwrap();
     let out = run(&["live-check", "--observations", empty.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("no telemetry was received"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no telemetry was received"),
+        "{}",
+        text(&out)
+    );
 
     // No source at all is a usage error.
     assert_eq!(run(&["snapshot"]).status.code(), Some(2));

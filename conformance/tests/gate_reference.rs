@@ -53,7 +53,11 @@ async fn reference_telemetry_is_stable_matches_its_baseline_and_its_registry() {
         "two runs of one build differ:\n{}",
         render::terminal(&report)
     );
-    assert_eq!(a.to_json(), b.to_json(), "two runs must serialise byte for byte the same");
+    assert_eq!(
+        a.to_json(),
+        b.to_json(),
+        "two runs must serialise byte for byte the same"
+    );
     assert!(!a.metrics.is_empty() && !a.spans.is_empty() && !a.logs.records.is_empty());
 
     let committed_path = root.join(SNAPSHOT);
@@ -68,7 +72,10 @@ async fn reference_telemetry_is_stable_matches_its_baseline_and_its_registry() {
         "the reference's telemetry drifted from {SNAPSHOT} (CODEINTEL_UPDATE_SNAPSHOTS=1 rewrites it):\n{}",
         render::terminal(&report)
     );
-    assert_eq!(std::fs::read_to_string(&committed_path).unwrap(), a.to_json());
+    assert_eq!(
+        std::fs::read_to_string(&committed_path).unwrap(),
+        a.to_json()
+    );
 
     // Live-check: zero violations, every declared signal seen.
     let registry = Registry::load(&root.join("conformance/registry")).unwrap();
@@ -87,7 +94,11 @@ async fn reference_telemetry_is_stable_matches_its_baseline_and_its_registry() {
     std::fs::write(&saved, serde_json::to_string_pretty(&first).unwrap()).unwrap();
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"))
-        .args(["diff", committed_path.to_str().unwrap(), saved.to_str().unwrap()])
+        .args([
+            "diff",
+            committed_path.to_str().unwrap(),
+            saved.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let took = started.elapsed();

@@ -56,17 +56,29 @@ fn each_python_variant_breaks_exactly_what_its_bug_breaks() {
             "no Python virtualenv at {}: run fixtures/suts/python-otel/setup.sh",
             venv_python.display()
         );
-        assert!(std::env::var_os("CODEINTEL_REQUIRE_SUTS").is_none(), "{why}");
+        assert!(
+            std::env::var_os("CODEINTEL_REQUIRE_SUTS").is_none(),
+            "{why}"
+        );
         eprintln!("skipped: {why}");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let good = snapshot_of("python-otel", dir.path());
-    assert!(!good.metrics.is_empty() && !good.spans.is_empty(), "{good:?}");
+    assert!(
+        !good.metrics.is_empty() && !good.spans.is_empty(),
+        "{good:?}"
+    );
     let cfg = DiffConfig::default();
 
     let wrong_views = snapshot_of("python-otel-wrong-views", dir.path());
-    let r = diff(&good, &wrong_views, &cfg, "python-otel", "python-otel-wrong-views");
+    let r = diff(
+        &good,
+        &wrong_views,
+        &cfg,
+        "python-otel",
+        "python-otel-wrong-views",
+    );
     let expected: BTreeSet<(ChangeKind, String)> = [
         "codeintel_duckdb_execute_seconds",
         "codeintel_embed_latency_seconds",
@@ -79,7 +91,13 @@ fn each_python_variant_breaks_exactly_what_its_bug_breaks() {
     assert!(r.failed);
 
     let reader_arg = snapshot_of("python-otel-reader-arg", dir.path());
-    let r = diff(&good, &reader_arg, &cfg, "python-otel", "python-otel-reader-arg");
+    let r = diff(
+        &good,
+        &reader_arg,
+        &cfg,
+        "python-otel",
+        "python-otel-reader-arg",
+    );
     let expected: BTreeSet<(ChangeKind, String)> = good
         .metrics
         .keys()
@@ -89,7 +107,13 @@ fn each_python_variant_breaks_exactly_what_its_bug_breaks() {
     assert!(r.changes.iter().all(|c| c.signal != "span"), "{r:#?}");
 
     let otlp_path = snapshot_of("python-otel-otlp-path", dir.path());
-    let r = diff(&good, &otlp_path, &cfg, "python-otel", "python-otel-otlp-path");
+    let r = diff(
+        &good,
+        &otlp_path,
+        &cfg,
+        "python-otel",
+        "python-otel-otlp-path",
+    );
     let removed: BTreeSet<String> = r
         .changes
         .iter()

@@ -26,7 +26,12 @@ fn every_registry_file_validates_against_weavers_schema() {
             .iter_errors(&value)
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
-        assert!(errors.is_empty(), "{}:\n{}", file.display(), errors.join("\n"));
+        assert!(
+            errors.is_empty(),
+            "{}:\n{}",
+            file.display(),
+            errors.join("\n")
+        );
     }
 }
 
@@ -43,7 +48,10 @@ fn the_schema_catches_what_weaver_refuses() {
             "stability": "development"
         }]
     });
-    assert!(!validator.is_valid(&bad), "an unknown instrument must not validate");
+    assert!(
+        !validator.is_valid(&bad),
+        "an unknown instrument must not validate"
+    );
     let no_unit = serde_json::json!({
         "file_format": "definition/2",
         "metrics": [{ "name": "codeintel.x", "brief": "x", "instrument": "counter", "stability": "development" }]

@@ -28,9 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::snapshot::{AttributeShape, LabelShape, MetricShape, Snapshot, SpanShape};
 
 /// How much a change matters.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Additive,
@@ -530,7 +528,11 @@ impl Differ<'_> {
         });
     }
 
-    fn metrics(&mut self, before: &BTreeMap<String, MetricShape>, after: &BTreeMap<String, MetricShape>) {
+    fn metrics(
+        &mut self,
+        before: &BTreeMap<String, MetricShape>,
+        after: &BTreeMap<String, MetricShape>,
+    ) {
         let (removed, added, common) = split(before, after);
         let identities_b: BTreeMap<&str, MetricIdentity<'_>> = removed
             .iter()
@@ -904,7 +906,10 @@ impl Differ<'_> {
             );
         }
         let (removed_kind, added_kind) = if log {
-            (ChangeKind::LogAttributeRemoved, ChangeKind::LogAttributeAdded)
+            (
+                ChangeKind::LogAttributeRemoved,
+                ChangeKind::LogAttributeAdded,
+            )
         } else {
             (ChangeKind::AttributeRemoved, ChangeKind::AttributeAdded)
         };
@@ -931,7 +936,10 @@ impl Differ<'_> {
                 Some(k),
                 None,
                 Some(after[k].kind.clone()),
-                format!("{signal} `{item}` has a new attribute `{k}` ({})", after[k].kind),
+                format!(
+                    "{signal} `{item}` has a new attribute `{k}` ({})",
+                    after[k].kind
+                ),
             );
         }
         for k in common {
@@ -963,18 +971,30 @@ impl Differ<'_> {
             .spans
             .keys()
             .filter(|k| !after.spans.contains_key(*k))
-            .chain(after.spans.keys().filter(|k| !before.spans.contains_key(*k)))
+            .chain(
+                after
+                    .spans
+                    .keys()
+                    .filter(|k| !before.spans.contains_key(*k)),
+            )
             .map(String::as_str)
             .collect();
         let touches = |root: &str, path: &str| {
             gone.contains(root) || path.split(" > ").any(|s| gone.contains(s))
         };
         let empty = BTreeSet::new();
-        let roots: BTreeSet<&String> = before.operations.keys().chain(after.operations.keys()).collect();
+        let roots: BTreeSet<&String> = before
+            .operations
+            .keys()
+            .chain(after.operations.keys())
+            .collect();
         for root in roots {
             let b = before.operations.get(root).unwrap_or(&empty);
             let a = after.operations.get(root).unwrap_or(&empty);
-            for p in b.difference(a).filter(|p| !touches(root.as_str(), p.as_str())) {
+            for p in b
+                .difference(a)
+                .filter(|p| !touches(root.as_str(), p.as_str()))
+            {
                 self.push(
                     ChangeKind::OperationPathRemoved,
                     "operation",
@@ -985,7 +1005,10 @@ impl Differ<'_> {
                     format!("operation `{root}` no longer has `{p}` below it"),
                 );
             }
-            for p in a.difference(b).filter(|p| !touches(root.as_str(), p.as_str())) {
+            for p in a
+                .difference(b)
+                .filter(|p| !touches(root.as_str(), p.as_str()))
+            {
                 self.push(
                     ChangeKind::OperationPathAdded,
                     "operation",
@@ -1043,7 +1066,11 @@ impl Differ<'_> {
             self.attributes("log", t, &b[t].attributes, &a[t].attributes, true);
             self.correlation(t, &b[t].correlated, &a[t].correlated);
         }
-        self.correlation("(all logs)", &before.logs.correlated, &after.logs.correlated);
+        self.correlation(
+            "(all logs)",
+            &before.logs.correlated,
+            &after.logs.correlated,
+        );
     }
 
     fn correlation(&mut self, item: &str, before: &str, after: &str) {
@@ -1056,7 +1083,9 @@ impl Differ<'_> {
                 Some("correlated"),
                 Some(before.to_owned()),
                 Some(after.to_owned()),
-                format!("log `{item}`: {after} of its records carry a trace context (was {before})"),
+                format!(
+                    "log `{item}`: {after} of its records carry a trace context (was {before})"
+                ),
             );
         }
     }
@@ -1231,10 +1260,16 @@ mod tests {
     #[test]
     fn bucket_unit_type_changes_are_breaking() {
         let mut s = base();
-        let m = s.metrics.get_mut("codeintel_embed_latency_seconds").unwrap();
+        let m = s
+            .metrics
+            .get_mut("codeintel_embed_latency_seconds")
+            .unwrap();
         m.buckets = Some(vec!["0.005".into(), "+Inf".into()]);
         m.unit = Some("ms".into());
-        s.metrics.get_mut("codeintel_gating_decisions_total").unwrap().kind = "gauge".into();
+        s.metrics
+            .get_mut("codeintel_gating_decisions_total")
+            .unwrap()
+            .kind = "gauge".into();
         let r = run(&s);
         assert_eq!(
             kinds(&r),
@@ -1256,7 +1291,8 @@ mod tests {
     fn removed_and_added_metrics_and_renames() {
         let mut s = base();
         let m = s.metrics.remove("codeintel_embed_latency_seconds").unwrap();
-        s.metrics.insert("codeintel_embedding_latency_seconds".into(), m);
+        s.metrics
+            .insert("codeintel_embedding_latency_seconds".into(), m);
         let r = run(&s);
         assert_eq!(kinds(&r), [(ChangeKind::MetricRenamed, Severity::Breaking)]);
         assert_eq!(
@@ -1289,7 +1325,11 @@ mod tests {
         let k: Vec<ChangeKind> = r.changes.iter().map(|c| c.kind).collect();
         assert_eq!(
             k,
-            [ChangeKind::MetricRemoved, ChangeKind::MetricAdded, ChangeKind::MetricAdded]
+            [
+                ChangeKind::MetricRemoved,
+                ChangeKind::MetricAdded,
+                ChangeKind::MetricAdded
+            ]
         );
     }
 
@@ -1303,16 +1343,29 @@ mod tests {
             .clear();
         let r = run(&s);
         assert_eq!(kinds(&r), [(ChangeKind::LabelRemoved, Severity::Breaking)]);
-        assert_eq!(r.changes[0].key, "label_removed:codeintel_embed_latency_seconds:model");
+        assert_eq!(
+            r.changes[0].key,
+            "label_removed:codeintel_embed_latency_seconds:model"
+        );
 
         let mut s = base();
-        let labels = &mut s.metrics.get_mut("codeintel_embed_latency_seconds").unwrap().labels;
+        let labels = &mut s
+            .metrics
+            .get_mut("codeintel_embed_latency_seconds")
+            .unwrap()
+            .labels;
         let v = labels.remove("model").unwrap();
         labels.insert("embed_model".into(), v);
-        assert_eq!(kinds(&run(&s)), [(ChangeKind::LabelRenamed, Severity::Breaking)]);
+        assert_eq!(
+            kinds(&run(&s)),
+            [(ChangeKind::LabelRenamed, Severity::Breaking)]
+        );
 
         let mut s = base();
-        let m = s.metrics.get_mut("codeintel_gating_decisions_total").unwrap();
+        let m = s
+            .metrics
+            .get_mut("codeintel_gating_decisions_total")
+            .unwrap();
         m.labels.insert(
             "query".into(),
             LabelShape {
@@ -1332,7 +1385,10 @@ mod tests {
         assert!(!r.failed, "risky does not fail by default");
 
         let mut s = base();
-        let m = s.metrics.get_mut("codeintel_gating_decisions_total").unwrap();
+        let m = s
+            .metrics
+            .get_mut("codeintel_gating_decisions_total")
+            .unwrap();
         m.labels.get_mut("class").unwrap().values = set(&["prose", "natural"]);
         m.series = 3;
         assert_eq!(
@@ -1384,7 +1440,8 @@ mod tests {
         let mut s = base();
         let fuse = s.spans.remove("fuse").unwrap();
         s.spans.insert("rrf_fuse".into(), fuse);
-        s.operations.insert("tools/call semantic_search".into(), set(&["rrf_fuse"]));
+        s.operations
+            .insert("tools/call semantic_search".into(), set(&["rrf_fuse"]));
         let r = run(&s);
         assert_eq!(kinds(&r), [(ChangeKind::SpanRenamed, Severity::Breaking)]);
         assert_eq!(r.changes[0].key, "span_renamed:fuse->rrf_fuse");
@@ -1394,8 +1451,14 @@ mod tests {
         let v = a.remove("rrf.k").unwrap();
         a.insert("fusion.rrf_k".into(), v);
         let r = run(&s);
-        assert_eq!(kinds(&r), [(ChangeKind::AttributeRenamed, Severity::Breaking)]);
-        assert_eq!(r.changes[0].key, "attribute_renamed:fuse:rrf.k->fusion.rrf_k");
+        assert_eq!(
+            kinds(&r),
+            [(ChangeKind::AttributeRenamed, Severity::Breaking)]
+        );
+        assert_eq!(
+            r.changes[0].key,
+            "attribute_renamed:fuse:rrf.k->fusion.rrf_k"
+        );
     }
 
     #[test]
@@ -1448,7 +1511,10 @@ mod tests {
         let r = diff(&base(), &s, &cfg, "b", "c");
         assert!(!r.failed, "{r:?}");
         assert_eq!(r.summary.accepted, 1);
-        assert_eq!(r.changes[0].accepted.as_deref(), Some("new SLO buckets, see #31"));
+        assert_eq!(
+            r.changes[0].accepted.as_deref(),
+            Some("new SLO buckets, see #31")
+        );
 
         // The same config against an unchanged snapshot: the acceptance is stale.
         let r = diff(&base(), &base(), &cfg, "b", "c");
@@ -1503,7 +1569,10 @@ log_removed = "breaking"
             Err(DiffConfigError::Parse { .. })
         ));
         assert!(matches!(
-            DiffConfig::parse("[severity]\nno_such_kind = \"risky\"\n", Path::new("g.toml")),
+            DiffConfig::parse(
+                "[severity]\nno_such_kind = \"risky\"\n",
+                Path::new("g.toml")
+            ),
             Err(DiffConfigError::UnknownKind { .. })
         ));
     }

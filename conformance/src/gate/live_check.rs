@@ -133,7 +133,15 @@ fn is_scope_label(label: &str) -> bool {
 /// The metric's name without unit suffix and `_total`, to spot a unit change.
 fn stem(name: &str) -> &str {
     let name = name.strip_suffix("_total").unwrap_or(name);
-    for suffix in ["_seconds", "_milliseconds", "_microseconds", "_nanoseconds", "_bytes", "_percent", "_ratio"] {
+    for suffix in [
+        "_seconds",
+        "_milliseconds",
+        "_microseconds",
+        "_nanoseconds",
+        "_bytes",
+        "_percent",
+        "_ratio",
+    ] {
         if let Some(s) = name.strip_suffix(suffix) {
             return s;
         }
@@ -189,7 +197,9 @@ impl Checker<'_> {
         present: &dyn Fn(&str) -> bool,
     ) {
         for r in refs {
-            let Some(key) = r.key.as_deref() else { continue };
+            let Some(key) = r.key.as_deref() else {
+                continue;
+            };
             if present(key) {
                 continue;
             }
@@ -222,7 +232,10 @@ impl Checker<'_> {
                     "{} `{}`: attribute `{}` should be {expected}, got `{text}`",
                     signal.0, signal.1, def.key
                 ),
-                context(&[("attribute_key", def.key.as_str()), ("expected", expected.as_str())]),
+                context(&[
+                    ("attribute_key", def.key.as_str()),
+                    ("expected", expected.as_str()),
+                ]),
             );
         }
         if let Some(members) = def.kind.members()
@@ -239,7 +252,10 @@ impl Checker<'_> {
                     def.key,
                     members.join(", ")
                 ),
-                context(&[("attribute_key", def.key.as_str()), ("attribute_value", text)]),
+                context(&[
+                    ("attribute_key", def.key.as_str()),
+                    ("attribute_value", text),
+                ]),
             );
         }
     }
@@ -267,7 +283,8 @@ impl Checker<'_> {
     }
 
     fn metric_family(&mut self, family: &scrape::Family) {
-        let name = if family.kind == scrape::MetricType::Counter && !family.name.ends_with("_total") {
+        let name = if family.kind == scrape::MetricType::Counter && !family.name.ends_with("_total")
+        {
             format!("{}_total", family.name)
         } else {
             family.name.clone()
@@ -333,7 +350,10 @@ impl Checker<'_> {
                     def.instrument,
                     family.kind.as_str()
                 ),
-                context(&[("expected", expected_type), ("observed", family.kind.as_str())]),
+                context(&[
+                    ("expected", expected_type),
+                    ("observed", family.kind.as_str()),
+                ]),
             );
         }
         let mut series: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
@@ -424,7 +444,11 @@ impl Checker<'_> {
 
 /// Checks `obs` against `reg`; `min_coverage` (percent) fails the check
 /// when coverage is below it.
-pub fn live_check(reg: &Registry, obs: &Observations, min_coverage: Option<f64>) -> LiveCheckReport {
+pub fn live_check(
+    reg: &Registry,
+    obs: &Observations,
+    min_coverage: Option<f64>,
+) -> LiveCheckReport {
     let mut c = Checker {
         reg,
         findings: BTreeSet::new(),
@@ -432,7 +456,11 @@ pub fn live_check(reg: &Registry, obs: &Observations, min_coverage: Option<f64>)
     };
     let mut families: BTreeSet<String> = BTreeSet::new();
     for s in obs.scrapes.iter().filter(|s| s.status == Some(200)) {
-        let parsed = match s.content_type.as_deref().and_then(scrape::Format::from_content_type) {
+        let parsed = match s
+            .content_type
+            .as_deref()
+            .and_then(scrape::Format::from_content_type)
+        {
             Some(format) => scrape::parse_as(&s.body, format),
             None => scrape::parse(&s.body),
         };
@@ -449,12 +477,18 @@ pub fn live_check(reg: &Registry, obs: &Observations, min_coverage: Option<f64>)
         let signal = ("span", signal_name.as_str());
         if let Some(d) = &def {
             c.seen.insert(format!("span {}", d.id));
-            c.requirements(signal, &d.attributes, &|k: &str| span.attributes.contains_key(k));
+            c.requirements(signal, &d.attributes, &|k: &str| {
+                span.attributes.contains_key(k)
+            });
         }
         c.attributes(signal, &span.attributes);
         // A span event named like a sentence is a log message written in
         // the span (tracing-opentelemetry), not a semantic event.
-        for e in span.events.iter().filter(|e| !e.name.contains(char::is_whitespace)) {
+        for e in span
+            .events
+            .iter()
+            .filter(|e| !e.name.contains(char::is_whitespace))
+        {
             c.event(&e.name, &e.attributes);
         }
     }
@@ -508,9 +542,10 @@ pub fn live_check(reg: &Registry, obs: &Observations, min_coverage: Option<f64>)
     };
     let r = report.received;
     if r.metric_families == 0 && r.spans == 0 && r.logs == 0 {
-        report
-            .failures
-            .push("no telemetry was received (no scrape, span or log record): nothing to check".to_owned());
+        report.failures.push(
+            "no telemetry was received (no scrape, span or log record): nothing to check"
+                .to_owned(),
+        );
     }
     if report.violations > 0 {
         report
@@ -663,7 +698,9 @@ mod tests {
             spans: vec![SpanDef {
                 id: "codeintel.search.fuse".into(),
                 kind: "internal".into(),
-                name: SpanName { note: "fuse".into() },
+                name: SpanName {
+                    note: "fuse".into(),
+                },
                 attributes: vec![reference("rrf.k", "required")],
             }],
             events: vec![EventDef {
@@ -703,7 +740,11 @@ target_info{service_name=\"x\"} 1
         fuse.attributes.insert("rrf.k".into(), AttrValue::Int(60));
         fuse.events.push(SpanEvent {
             name: "exception".into(),
-            attributes: [("exception.message".to_owned(), AttrValue::Str("boom".into()))].into(),
+            attributes: [(
+                "exception.message".to_owned(),
+                AttrValue::Str("boom".into()),
+            )]
+            .into(),
         });
         Observations {
             scrapes: vec![scrape(GOOD)],
@@ -739,7 +780,10 @@ target_info{service_name=\"x\"} 1
         let r = live_check(&registry(), &obs, None);
         assert_eq!(
             ids(&r),
-            [("required_attribute_not_present", Some("codeintel.embed_latency"))]
+            [(
+                "required_attribute_not_present",
+                Some("codeintel.embed_latency")
+            )]
         );
         assert_eq!(r.findings[0].level, Level::Violation);
         assert!(r.failed());
@@ -751,7 +795,10 @@ target_info{service_name=\"x\"} 1
         let body = GOOD
             .replace("impl=\"ann\"", "impl=\"hnsw\"")
             .replace("model=\"m\",", "model=\"m\",query=\"q\",")
-            .replace("codeintel_embed_latency_seconds", "codeintel_embed_latency_milliseconds")
+            .replace(
+                "codeintel_embed_latency_seconds",
+                "codeintel_embed_latency_milliseconds",
+            )
             + "# TYPE codeintel_extra gauge\ncodeintel_extra 1\n";
         obs.scrapes = vec![scrape(&body)];
         let r = live_check(&registry(), &obs, None);
@@ -761,7 +808,10 @@ target_info{service_name=\"x\"} 1
                 ("missing_attribute", Some("codeintel.embed_latency")),
                 ("missing_metric", Some("codeintel_extra")),
                 ("unit_mismatch", Some("codeintel.embed_latency")),
-                ("undefined_enum_variant", Some("codeintel.faiss_search_latency")),
+                (
+                    "undefined_enum_variant",
+                    Some("codeintel.faiss_search_latency")
+                ),
             ]
         );
         assert_eq!(r.findings[3].level, Level::Information);
@@ -779,7 +829,10 @@ target_info{service_name=\"x\"} 1
         let r = live_check(&registry(), &obs, None);
         assert_eq!(
             ids(&r),
-            [("unexpected_instrument", Some("codeintel.faiss_search_latency"))]
+            [(
+                "unexpected_instrument",
+                Some("codeintel.faiss_search_latency")
+            )]
         );
     }
 
@@ -787,8 +840,10 @@ target_info{service_name=\"x\"} 1
     fn span_and_event_findings() {
         let mut obs = good();
         let fuse = &mut obs.spans[0];
-        fuse.attributes.insert("rrf.k".into(), AttrValue::Str("60".into()));
-        fuse.attributes.insert("query.text".into(), AttrValue::Str("q".into()));
+        fuse.attributes
+            .insert("rrf.k".into(), AttrValue::Str("60".into()));
+        fuse.attributes
+            .insert("query.text".into(), AttrValue::Str("q".into()));
         fuse.events[0].attributes.clear();
         fuse.events.push(SpanEvent {
             name: "retry".into(),
@@ -806,14 +861,21 @@ target_info{service_name=\"x\"} 1
         );
         obs.spans[0].attributes.remove("rrf.k");
         let r = live_check(&registry(), &obs, None);
-        assert!(ids(&r).contains(&("required_attribute_not_present", Some("codeintel.search.fuse"))));
+        assert!(ids(&r).contains(&(
+            "required_attribute_not_present",
+            Some("codeintel.search.fuse")
+        )));
     }
 
     #[test]
     fn a_run_that_received_nothing_fails() {
         let r = live_check(&registry(), &Observations::default(), None);
         assert!(r.failed());
-        assert!(r.failures[0].contains("no telemetry was received"), "{:?}", r.failures);
+        assert!(
+            r.failures[0].contains("no telemetry was received"),
+            "{:?}",
+            r.failures
+        );
         assert_eq!(r.coverage.seen, 0);
     }
 }

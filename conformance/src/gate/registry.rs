@@ -212,10 +212,7 @@ pub fn registry_files(dir: &Path) -> Result<Vec<PathBuf>, RegistryError> {
         .map_err(read)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
-        })
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
     files.sort();
     Ok(files)
@@ -320,7 +317,11 @@ impl Registry {
             .filter_map(|r| r.key.as_deref())
             .find(|k| label_name(k) == label)
             .and_then(|k| self.attributes.get(k));
-        by_ref.or_else(|| self.attributes.values().find(|a| label_name(&a.key) == label))
+        by_ref.or_else(|| {
+            self.attributes
+                .values()
+                .find(|a| label_name(&a.key) == label)
+        })
     }
 }
 
@@ -406,14 +407,26 @@ mod tests {
     fn span_name_patterns() {
         assert!(span_name_matches("fuse", "fuse"));
         assert!(!span_name_matches("fuse", "fused"));
-        assert!(span_name_matches("tools/call {gen_ai.tool.name}", "tools/call semantic_search"));
-        assert!(!span_name_matches("tools/call {gen_ai.tool.name}", "tools/call "));
+        assert!(span_name_matches(
+            "tools/call {gen_ai.tool.name}",
+            "tools/call semantic_search"
+        ));
+        assert!(!span_name_matches(
+            "tools/call {gen_ai.tool.name}",
+            "tools/call "
+        ));
         assert!(span_name_matches(
             "{http.request.method} {http.route}",
             "GET /readyz"
         ));
-        assert!(!span_name_matches("{http.request.method} {http.route}", "GET"));
-        assert!(span_name_matches("embeddings {gen_ai.request.model}", "embeddings m"));
+        assert!(!span_name_matches(
+            "{http.request.method} {http.route}",
+            "GET"
+        ));
+        assert!(span_name_matches(
+            "embeddings {gen_ai.request.model}",
+            "embeddings m"
+        ));
     }
 
     #[test]
@@ -442,12 +455,21 @@ mod tests {
             key: Some("k".into()),
             requirement_level: Some(v),
         };
-        assert_eq!(r(serde_json::json!("required")).requirement(), Requirement::Required);
+        assert_eq!(
+            r(serde_json::json!("required")).requirement(),
+            Requirement::Required
+        );
         assert_eq!(
             r(serde_json::json!({"conditionally_required": "on error"})).requirement(),
             Requirement::Optional
         );
-        assert_eq!(r(serde_json::json!("opt_in")).requirement(), Requirement::Optional);
-        assert_eq!(AttributeRef::default().requirement(), Requirement::Recommended);
+        assert_eq!(
+            r(serde_json::json!("opt_in")).requirement(),
+            Requirement::Optional
+        );
+        assert_eq!(
+            AttributeRef::default().requirement(),
+            Requirement::Recommended
+        );
     }
 }

@@ -252,10 +252,7 @@ fn write_junit(r: &DiffReport) -> io::Result<String> {
                         ])
                         .write_inner_content(|w| {
                             w.create_element("failure")
-                                .with_attributes([
-                                    ("message", message.as_str()),
-                                    ("type", "stale"),
-                                ])
+                                .with_attributes([("message", message.as_str()), ("type", "stale")])
                                 .write_empty()?;
                             Ok(())
                         })?;
@@ -396,13 +393,19 @@ mod tests {
                 && l.ends_with("histogram `codeintel_x_seconds` changed its bucket bounds")),
             "{t}"
         );
-        assert!(t.contains("STALE") && t.starts_with("telemetry diff: base.json → cur.json"), "{t}");
+        assert!(
+            t.contains("STALE") && t.starts_with("telemetry diff: base.json → cur.json"),
+            "{t}"
+        );
         assert!(t.trim_end().ends_with("(fails on breaking)"), "{t}");
 
         let md = markdown(&r);
         assert!(md.contains("**FAIL**"), "{md}");
         assert!(md.contains("### Breaking (1)"), "{md}");
-        assert!(md.contains("### Accepted (1)") && md.contains("folded into z \\| see #9"), "{md}");
+        assert!(
+            md.contains("### Accepted (1)") && md.contains("folded into z \\| see #9"),
+            "{md}"
+        );
         assert!(md.contains("### Stale accepted changes (1)"), "{md}");
 
         let j: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
@@ -411,19 +414,36 @@ mod tests {
 
         let x = junit(&r);
         assert!(x.contains("failures=\"2\""), "{x}");
-        assert!(x.contains("<skipped message=\"accepted: folded into z | see #9\"/>"), "{x}");
+        assert!(
+            x.contains("<skipped message=\"accepted: folded into z | see #9\"/>"),
+            "{x}"
+        );
 
         let s: serde_json::Value = serde_json::from_str(&sarif(&r)).unwrap();
         assert_eq!(s["version"], "2.1.0");
         let results = s["runs"][0]["results"].as_array().unwrap();
         assert_eq!(results.len(), 4);
-        assert!(results.iter().any(|x| x["ruleId"] == "metric_buckets_changed" && x["level"] == "error"));
-        assert!(results.iter().any(|x| x["ruleId"] == "stale_accepted_change"));
+        assert!(
+            results
+                .iter()
+                .any(|x| x["ruleId"] == "metric_buckets_changed" && x["level"] == "error")
+        );
+        assert!(
+            results
+                .iter()
+                .any(|x| x["ruleId"] == "stale_accepted_change")
+        );
     }
 
     #[test]
     fn no_change_passes() {
-        let r = diff(&Snapshot::default(), &Snapshot::default(), &DiffConfig::default(), "a", "b");
+        let r = diff(
+            &Snapshot::default(),
+            &Snapshot::default(),
+            &DiffConfig::default(),
+            "a",
+            "b",
+        );
         assert!(terminal(&r).contains("no change"));
         assert!(markdown(&r).contains("**PASS**"));
         assert!(junit(&r).contains("the telemetry surface matches the baseline"));

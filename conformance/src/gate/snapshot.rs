@@ -275,7 +275,11 @@ fn metrics(obs: &Observations) -> BTreeMap<String, MetricShape> {
         if s.status != Some(200) {
             continue;
         }
-        let parsed = match s.content_type.as_deref().and_then(scrape::Format::from_content_type) {
+        let parsed = match s
+            .content_type
+            .as_deref()
+            .and_then(scrape::Format::from_content_type)
+        {
             Some(format) => scrape::parse_as(&s.body, format),
             None => scrape::parse(&s.body),
         };
@@ -336,8 +340,7 @@ fn metrics(obs: &Observations) -> BTreeMap<String, MetricShape> {
                 unit: a.unit,
                 help: a.help,
                 labels,
-                buckets: histogram
-                    .then(|| a.buckets.iter().map(|b| bound_text(b.0)).collect()),
+                buckets: histogram.then(|| a.buckets.iter().map(|b| bound_text(b.0)).collect()),
                 series: a.series,
             };
             (name, shape)
@@ -351,9 +354,7 @@ fn metrics(obs: &Observations) -> BTreeMap<String, MetricShape> {
 fn is_id(token: &str) -> bool {
     let hex = token.chars().filter(char::is_ascii_hexdigit).count();
     let dashes = token.chars().filter(|c| *c == '-').count();
-    hex >= 16
-        && hex + dashes == token.len()
-        && token.chars().any(|c| c.is_ascii_digit())
+    hex >= 16 && hex + dashes == token.len() && token.chars().any(|c| c.is_ascii_digit())
 }
 
 /// A label or attribute value with run-to-run noise folded: ids become
@@ -550,9 +551,9 @@ fn spans(obs: &Observations, snap: &mut Snapshot) {
 /// A severity name from the record's number (OTel ranges), else its text.
 pub fn severity(r: &LogRecord) -> String {
     match r.severity_number {
-        Some(n @ 1..=24) => ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
-            [((n - 1) / 4) as usize]
-            .to_owned(),
+        Some(n @ 1..=24) => {
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"][((n - 1) / 4) as usize].to_owned()
+        }
         _ => r
             .severity_text
             .as_deref()
@@ -640,8 +641,10 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
     fn observations() -> Observations {
         let mut root = span("t1", "a", None, "tools/call semantic_search");
         root.kind = SpanKind::Server;
-        root.attributes
-            .insert("gen_ai.tool.name".into(), AttrValue::Str("semantic_search".into()));
+        root.attributes.insert(
+            "gen_ai.tool.name".into(),
+            AttrValue::Str("semantic_search".into()),
+        );
         root.resource
             .insert("service.name".into(), AttrValue::Str("codeintel".into()));
         let mut embed = span("t1", "c", Some("b"), "embeddings m");
@@ -669,7 +672,8 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
                     trace_id: Some("t1".into()),
                     span_id: Some("a".into()),
                     severity_number: Some(13),
-                    body: "embeddings request failed after 3 attempts: http://127.0.0.1:9/v1".into(),
+                    body: "embeddings request failed after 3 attempts: http://127.0.0.1:9/v1"
+                        .into(),
                     ..LogRecord::default()
                 },
                 LogRecord {
@@ -688,7 +692,10 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
         let h = &snap.metrics["codeintel_embed_latency_seconds"];
         assert_eq!(h.kind, "histogram");
         assert_eq!(h.unit.as_deref(), Some("s"));
-        assert_eq!(h.buckets.as_deref(), Some(&["0.1".to_owned(), "+Inf".to_owned()][..]));
+        assert_eq!(
+            h.buckets.as_deref(),
+            Some(&["0.1".to_owned(), "+Inf".to_owned()][..])
+        );
         assert_eq!(h.series, 1);
         assert!(!h.labels.contains_key("le"));
         let c = &snap.metrics["codeintel_gating_decisions_total"];
@@ -708,7 +715,10 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
         assert_eq!(e.parents.iter().collect::<Vec<_>>(), ["gather_channels"]);
         assert!(e.status.contains("error"));
         assert!(e.events["exception"].contains("exception.message"));
-        assert_eq!(snap.spans["GET /readyz"].parents.iter().next().unwrap(), ROOT);
+        assert_eq!(
+            snap.spans["GET /readyz"].parents.iter().next().unwrap(),
+            ROOT
+        );
         assert_eq!(
             snap.operations["tools/call semantic_search"]
                 .iter()
@@ -725,9 +735,19 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
         let snap = snapshot(&observations());
         assert_eq!(snap.logs.correlated, "most");
         let t = "embeddings request failed after <*> attempts: <*>";
-        assert_eq!(snap.logs.records[t].severities.iter().next().unwrap(), "WARN");
+        assert_eq!(
+            snap.logs.records[t].severities.iter().next().unwrap(),
+            "WARN"
+        );
         assert_eq!(snap.logs.records[t].correlated, "all");
-        assert_eq!(snap.logs.records["serving"].severities.iter().next().unwrap(), "INFO");
+        assert_eq!(
+            snap.logs.records["serving"]
+                .severities
+                .iter()
+                .next()
+                .unwrap(),
+            "INFO"
+        );
     }
 
     #[test]
@@ -742,7 +762,10 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
             s.trace_id.push('x');
         }
         assert_eq!(a, snapshot(&shuffled).to_json());
-        assert!(!a.contains("t1") && !a.contains("17") && !a.contains("0.3"), "{a}");
+        assert!(
+            !a.contains("t1") && !a.contains("17") && !a.contains("0.3"),
+            "{a}"
+        );
         assert_eq!(Snapshot::from_json(&a).unwrap(), snapshot(&obs));
     }
 
@@ -751,12 +774,18 @@ codeintel_gating_decisions_total{class=\"prose\",rm3=\"true\"} 1
         assert_eq!(fold_value("4bf92f3577b34da6a3ce929d0e0e4736"), "<id>");
         assert_eq!(fold_value("/tmp/x/repo"), "<path>");
         assert_eq!(fold_value("ann+refine"), "ann+refine");
-        assert_eq!(fold_value("deadbeefdeadbeefdeadbeef"), "deadbeefdeadbeefdeadbeef");
+        assert_eq!(
+            fold_value("deadbeefdeadbeefdeadbeef"),
+            "deadbeefdeadbeefdeadbeef"
+        );
         assert_eq!(
             fold_name("GET /v1/runpack/4bf92f3577b34da6a3ce929d0e0e4736"),
             "GET /v1/runpack/<id>"
         );
-        assert_eq!(body_template("took 12 ms (port 8080)"), "took <*> ms (port <*>)");
+        assert_eq!(
+            body_template("took 12 ms (port 8080)"),
+            "took <*> ms (port <*>)"
+        );
         assert_eq!(body_template("at /tmp/a /tmp/b done"), "at <*> done");
         assert_eq!(unit_from_name("x_seconds"), Some("s"));
         assert_eq!(unit_from_name("x_total"), None);
