@@ -437,7 +437,7 @@ fn renames<'n, 's, T: PartialEq + 's>(
         let candidates: Vec<&str> = added
             .iter()
             .copied()
-            .filter(|new| shape_after(*new) == Some(s_old))
+            .filter(|new| shape_after(new) == Some(s_old))
             .collect();
         if let [new] = candidates.as_slice() {
             let new = *new;
@@ -446,7 +446,7 @@ fn renames<'n, 's, T: PartialEq + 's>(
             };
             let back = removed
                 .iter()
-                .filter(|o| shape_before(*o) == Some(s_new))
+                .filter(|o| shape_before(o) == Some(s_new))
                 .count();
             if back == 1 {
                 out.push((old, new));

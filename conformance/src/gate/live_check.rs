@@ -294,9 +294,10 @@ impl Checker<'_> {
         }
         let reg = self.reg;
         let exact = reg.metrics.iter().find(|m| prometheus_name(m) == name);
-        let def: &MetricDef = match exact {
-            Some(m) => m,
-            None => {
+        let def: &MetricDef = if let Some(m) = exact {
+            m
+        } else {
+            {
                 let by_stem = reg
                     .metrics
                     .iter()

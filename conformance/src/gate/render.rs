@@ -384,6 +384,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::many_single_char_names)]
     fn every_format_names_the_changes() {
         let r = report();
         assert!(r.failed);

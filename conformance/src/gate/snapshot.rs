@@ -287,7 +287,7 @@ fn metrics(obs: &Observations) -> BTreeMap<String, MetricShape> {
         for family in expo.families() {
             let name = canonical_name(family);
             let a = acc.entry(name.clone()).or_default();
-            a.kind = family.kind.as_str().to_owned();
+            family.kind.as_str().clone_into(&mut a.kind);
             if family.unit.as_deref().is_some_and(|u| !u.is_empty()) {
                 a.unit.clone_from(&family.unit);
             } else if a.unit.is_none() {
