@@ -305,6 +305,11 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
     }
     push_phase(&mut obs, "drive", phase_drive);
 
+    obs.drive_ended_unix_nano = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_nanos() as u64);
+
     // the official MCP conformance suite, while the SUT is still up
     if obs.startup.ready {
         let phase = Instant::now();

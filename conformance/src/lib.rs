@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod checks;
 pub mod drive;
+pub mod gate;
 pub mod mcp_suite;
 pub mod observe;
 pub mod peers;

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use codeintel_conformance::catalog;
 use codeintel_conformance::checks::{self, CheckResult};
 use codeintel_conformance::drive::{DriveConfig, drive, lint_source, workspace_root};
+use codeintel_conformance::gate;
 use codeintel_conformance::observe::{Observations, PhaseTiming};
 use codeintel_conformance::report::{self, Context, ExpectedFailures};
 use codeintel_conformance::sut::Sut;
@@ -44,6 +45,95 @@ enum Command {
     },
     /// Drive several implementations and print one table of ids × implementations.
     Matrix(MatrixArgs),
+    /// Write the telemetry surface a run emitted (metrics, spans, logs, resource, scopes) as a stable JSON snapshot.
+    Snapshot(SnapshotArgs),
+    /// Compare a telemetry snapshot with a baseline, field by field: breaking, risky, additive.
+    Diff(DiffArgs),
+    /// Check a run's telemetry against a Weaver definition/2 registry (findings and coverage).
+    LiveCheck(LiveCheckArgs),
+}
+
+/// Where the telemetry comes from: a live run or saved observations.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct SourceArgs {
+    /// The in-process reference server (needs the default `reference` feature).
+    #[arg(long, value_name = "NAME", value_parser = ["reference"])]
+    sut: Option<String>,
+    /// Any implementation, started from a manifest.
+    #[arg(long, value_name = "FILE.toml")]
+    sut_manifest: Option<PathBuf>,
+    /// Observations saved by `run --save-observations FILE` (no run).
+    #[arg(long, value_name = "FILE")]
+    observations: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SnapshotArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Write the snapshot to FILE (default: stdout).
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also save the observations of a live run to FILE.
+    #[arg(long, value_name = "FILE")]
+    save_observations: Option<PathBuf>,
+    /// Deadline for start-up and readiness, in seconds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct GateOutputs {
+    /// Write the diff as Markdown to FILE (for `$GITHUB_STEP_SUMMARY` or a pull-request comment).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Write the diff as JSON to FILE (`-`: stdout; the table then goes to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    json: Option<String>,
+    /// Write the diff as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the diff as SARIF 2.1.0 to FILE.
+    #[arg(long, value_name = "FILE")]
+    sarif: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The committed baseline (a snapshot, or saved observations).
+    baseline: PathBuf,
+    /// The current snapshot (or saved observations, snapshotted on the fly).
+    current: PathBuf,
+    /// Gate config (TOML): fail_on, [thresholds], [severity], [accept] key = "reason".
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Rewrite BASELINE with CURRENT (after reporting the diff) and exit 0.
+    #[arg(long)]
+    update: bool,
+    #[command(flatten)]
+    outputs: GateOutputs,
+}
+
+#[derive(Debug, Args)]
+struct LiveCheckArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The registry folder (definition/2 YAML; default: conformance/registry of this workspace).
+    #[arg(long, value_name = "DIR")]
+    registry: Option<PathBuf>,
+    /// Fail when less than PCT % of the registry's metrics, spans and events were seen.
+    #[arg(long, value_name = "PCT")]
+    fail_on_coverage_below: Option<f64>,
+    /// Write the findings as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the findings as Markdown to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Deadline for start-up and readiness, in seconds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -76,8 +166,26 @@ struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_secs: Option<u64>,
     /// Write everything observed (the raw model the checks judge) as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "observations-out")]
     save_observations: Option<PathBuf>,
+    /// Telemetry gate: diff this run's telemetry snapshot against FILE (a committed baseline).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Telemetry gate config for --baseline (TOML: fail_on, thresholds, severities, accepted changes).
+    #[arg(long, value_name = "FILE.toml", requires = "baseline")]
+    gate_config: Option<PathBuf>,
+    /// Rewrite the --baseline file with this run's snapshot.
+    #[arg(long, requires = "baseline")]
+    update_baseline: bool,
+    /// Write this run's telemetry snapshot to FILE.
+    #[arg(long, value_name = "FILE")]
+    snapshot_out: Option<PathBuf>,
+    /// Live-check this run's telemetry against a Weaver definition/2 registry in DIR.
+    #[arg(long, value_name = "DIR")]
+    registry: Option<PathBuf>,
+    /// With --registry: fail when less than PCT % of the registry was seen.
+    #[arg(long, value_name = "PCT", requires = "registry")]
+    fail_on_coverage_below: Option<f64>,
     /// The official MCP conformance suite's folder (from scripts/setup-node.sh; default: $CODEINTEL_MCP_SUITE, else ${CODEINTEL_CACHE:-~/.cache/codeintel}/mcp-suite when present).
     #[arg(long, value_name = "DIR")]
     mcp_suite: Option<PathBuf>,
@@ -130,6 +238,9 @@ async fn main() -> ExitCode {
         }
         Command::Explain { id } => explain(&id),
         Command::Matrix(args) => matrix(args).await,
+        Command::Snapshot(args) => snapshot_cmd(args).await,
+        Command::Diff(args) => diff_cmd(&args),
+        Command::LiveCheck(args) => live_check_cmd(args).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -355,7 +466,189 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         }
         return Ok(2);
     }
-    Ok(u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1))
+    let gate_exit = run_gate(&args, &obs)?;
+    let exit = u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1);
+    Ok(exit.max(gate_exit))
+}
+
+/// `run --baseline / --snapshot-out / --registry`: the telemetry gate on the
+/// run just made. Its reports go to stderr (and are appended to --markdown).
+fn run_gate(args: &RunArgs, obs: &Observations) -> Result<u8, HarnessError> {
+    if args.baseline.is_none() && args.snapshot_out.is_none() && args.registry.is_none() {
+        return Ok(0);
+    }
+    let snap = gate::snapshot::snapshot(obs);
+    let mut markdown = String::new();
+    let mut exit = 0;
+    if let Some(path) = &args.snapshot_out {
+        write_file(path, &snap.to_json(), "telemetry snapshot")?;
+    }
+    if let Some(baseline) = &args.baseline {
+        let cfg = load_gate_config(args.gate_config.as_deref())?;
+        let base = gate::load_snapshot(baseline)?;
+        let diff = gate::diff::diff(
+            &base,
+            &snap,
+            &cfg,
+            &baseline.display().to_string(),
+            &format!("this run of `{}`", obs.sut.name),
+        );
+        eprint!("{}", gate::render::terminal(&diff));
+        markdown.push_str(&gate::render::markdown(&diff));
+        if args.update_baseline {
+            write_file(baseline, &snap.to_json(), "baseline")?;
+            eprintln!(
+                "codeintel-conformance: baseline {} rewritten",
+                baseline.display()
+            );
+        } else {
+            exit = exit.max(diff.exit_code());
+        }
+    }
+    if let Some(dir) = &args.registry {
+        let reg = gate::registry::Registry::load(dir)?;
+        let r = gate::live_check::live_check(&reg, obs, args.fail_on_coverage_below);
+        eprint!("{}", gate::live_check::render(&r, false));
+        markdown.push('\n');
+        markdown.push_str(&gate::live_check::render(&r, true));
+        exit = exit.max(r.exit_code());
+    }
+    if let Some(path) = &args.markdown
+        && !markdown.is_empty()
+    {
+        let mut text = std::fs::read_to_string(path).unwrap_or_default();
+        text.push('\n');
+        text.push_str(&markdown);
+        write_file(path, &text, "Markdown report")?;
+    }
+    Ok(exit)
+}
+
+fn load_gate_config(path: Option<&Path>) -> Result<gate::diff::DiffConfig, HarnessError> {
+    Ok(match path {
+        Some(p) => gate::diff::DiffConfig::load(p)?,
+        None => gate::diff::DiffConfig::default(),
+    })
+}
+
+/// Observations from saved JSON, or from a live run (the official MCP suite
+/// is not run: the gate judges the scenario's telemetry only).
+async fn observe_source(
+    source: &SourceArgs,
+    timeout_secs: Option<u64>,
+) -> Result<Observations, HarnessError> {
+    if let Some(path) = &source.observations {
+        return Ok(gate::load_observations(path)?);
+    }
+    let timeout = timeout_secs.map(Duration::from_secs);
+    let mut target = target(
+        source.sut.is_some(),
+        source.sut_manifest.as_deref(),
+        timeout,
+    )?;
+    let mut cfg = DriveConfig::new(&workspace_root());
+    if let Some(t) = timeout {
+        cfg = cfg.with_timeout(t);
+    }
+    let name = target.sut.info().name;
+    eprintln!("codeintel-conformance: driving `{name}` for its telemetry …");
+    let obs = drive(target.sut.as_mut(), &cfg).await;
+    if !obs.harness_errors.is_empty() {
+        return Err(HarnessError(format!(
+            "the run of `{name}` was incomplete: {}",
+            obs.harness_errors.join("; ")
+        )));
+    }
+    Ok(obs)
+}
+
+async fn snapshot_cmd(args: SnapshotArgs) -> Result<u8, HarnessError> {
+    let obs = observe_source(&args.source, args.timeout_secs).await?;
+    if let Some(path) = &args.save_observations {
+        let text = serde_json::to_string_pretty(&obs)
+            .map_err(|e| HarnessError(format!("cannot serialise the observations: {e}")))?;
+        write_file(path, &text, "observations")?;
+    }
+    let snap = gate::snapshot::snapshot(&obs);
+    if snap.is_empty() {
+        eprintln!(
+            "codeintel-conformance: warning: no metric, span or log was observed; the snapshot is empty"
+        );
+    }
+    match &args.out {
+        Some(path) => write_file(path, &snap.to_json(), "snapshot")?,
+        None => print!("{}", snap.to_json()),
+    }
+    Ok(0)
+}
+
+fn diff_cmd(args: &DiffArgs) -> Result<u8, HarnessError> {
+    let cfg = load_gate_config(args.config.as_deref())?;
+    let base = gate::load_snapshot(&args.baseline)?;
+    let current = gate::load_snapshot(&args.current)?;
+    let r = gate::diff::diff(
+        &base,
+        &current,
+        &cfg,
+        &args.baseline.display().to_string(),
+        &args.current.display().to_string(),
+    );
+    let out = &args.outputs;
+    let table = gate::render::terminal(&r);
+    match out.json.as_deref() {
+        Some("-") => {
+            eprint!("{table}");
+            println!("{}", gate::render::json(&r));
+        }
+        Some(path) => {
+            print!("{table}");
+            write_file(Path::new(path), &gate::render::json(&r), "JSON diff")?;
+        }
+        None => print!("{table}"),
+    }
+    if let Some(path) = &out.markdown {
+        write_file(path, &gate::render::markdown(&r), "Markdown diff")?;
+    }
+    if let Some(path) = &out.junit {
+        write_file(path, &gate::render::junit(&r), "JUnit diff")?;
+    }
+    if let Some(path) = &out.sarif {
+        write_file(path, &gate::render::sarif(&r), "SARIF diff")?;
+    }
+    if args.update {
+        write_file(&args.baseline, &current.to_json(), "baseline")?;
+        eprintln!(
+            "codeintel-conformance: baseline {} rewritten from {}",
+            args.baseline.display(),
+            args.current.display()
+        );
+        return Ok(0);
+    }
+    Ok(r.exit_code())
+}
+
+async fn live_check_cmd(args: LiveCheckArgs) -> Result<u8, HarnessError> {
+    let dir = args
+        .registry
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("conformance/registry"));
+    let reg = gate::registry::Registry::load(&dir)?;
+    let obs = observe_source(&args.source, args.timeout_secs).await?;
+    let r = gate::live_check::live_check(&reg, &obs, args.fail_on_coverage_below);
+    print!("{}", gate::live_check::render(&r, false));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&r)
+            .map_err(|e| HarnessError(format!("cannot serialise the findings: {e}")))?;
+        write_file(path, &text, "live-check JSON")?;
+    }
+    if let Some(path) = &args.markdown {
+        write_file(
+            path,
+            &gate::live_check::render(&r, true),
+            "live-check Markdown",
+        )?;
+    }
+    Ok(r.exit_code())
 }
 
 /// What became of the official MCP suite, in one line.

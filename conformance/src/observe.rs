@@ -87,6 +87,11 @@ pub struct Observations {
     pub mcp_suite: McpSuiteOutcome,
     /// Things the harness could not do (it could not judge what depends on them).
     pub harness_errors: Vec<String>,
+    /// When the scenario ended (Unix nanoseconds), before the official MCP
+    /// suite ran: the telemetry gate leaves out spans started later, so a
+    /// snapshot does not depend on whether the suite is installed.
+    #[serde(default)]
+    pub drive_ended_unix_nano: Option<u64>,
 }
 
 /// Which implementation was driven.

@@ -893,6 +893,7 @@ pub fn build(k: &Knobs) -> Observations {
             error: None,
         }),
         harness_errors: Vec::new(),
+        drive_ended_unix_nano: None,
     }
 }
 
