@@ -52,7 +52,8 @@ fn conformance_cli() -> BTreeMap<String, BTreeSet<String>> {
         out
     };
     // Long flags of an `Args` struct, following `#[command(flatten)]` fields
-    // into the structs they name.
+    // into the structs they name (a fn item: it recurses).
+    #[allow(clippy::items_after_statements)]
     fn flags_of(
         args_struct: &str,
         block: &dyn Fn(&str) -> Vec<String>,
