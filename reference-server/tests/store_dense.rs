@@ -459,6 +459,9 @@ fn searches_record_both_impl_labels_and_a_span_each() {
     .unwrap();
     let q = rng.vectors(1, 8);
     tracing::subscriber::with_default(t.subscriber(), || {
+        // Other tests of this binary search without a subscriber at the same
+        // time; make `faiss.search`'s cached interest see this one.
+        tracing::callsite::rebuild_interest_cache();
         idx.search(&q, 5).unwrap();
         idx.search(&q, 5).unwrap();
         idx.search_with_refine(&q, 5, 3).unwrap();
