@@ -297,7 +297,7 @@ fn the_temp_config_is_the_shipped_one_pointed_at_the_target() {
     );
     assert_eq!(
         v["scrape_configs"][0]["metrics_path"].as_str(),
-        Some("/metrics")
+        Some(codeintel_server::observability::metrics::SCRAPE_PATH)
     );
 }
 

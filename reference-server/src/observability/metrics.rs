@@ -14,6 +14,8 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 
+/// The path the scrape listener serves (on `PROMETHEUS_PORT`, never the app port).
+pub const SCRAPE_PATH: &str = "/metrics";
 /// Histogram buckets of the three latency instruments, in seconds (the
 /// contract's `B`, `+Inf` implied).
 pub const LATENCY_BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -342,7 +344,7 @@ fn serve_scrapes(
             return;
         };
         let app = axum::Router::new().route(
-            "/metrics",
+            SCRAPE_PATH,
             axum::routing::get(move || {
                 let registry = registry.clone();
                 async move {
