@@ -1,8 +1,9 @@
 //! End-to-end search (issue 5): p50/p95 on a generated index (≥100k chunks
 //! under `cargo bench`), and the telemetry overhead ratio: the same searches
-//! with the real SDK providers (tracing → OTel spans into an in-memory
-//! exporter, metrics into the Prometheus exporter) vs no subscriber and
-//! no-op instruments. Both measured in this one run.
+//! with the real SDK providers (tracing → OTel spans through the batch
+//! processor into an exporter that drops them, metrics into the Prometheus
+//! exporter) vs no subscriber and no-op instruments. Both measured in this
+//! one run.
 //!
 //! `cargo bench -p codeintel-benches --bench search`
 
@@ -153,19 +154,15 @@ fn search(c: &mut Criterion) {
         });
     });
 
-    let telemetry = testing::in_memory("bench-search");
+    // Spans as they ship: the batch processor (the OTLP path's) into an
+    // exporter that drops the batches.
+    let telemetry = testing::batch_discarding("bench-search");
     let real = engine(&data, &telemetry.metrics);
-    let spans = telemetry.memory_spans.clone();
     // Global, so spans made on the blocking pool (FAISS, BM25, DuckDB) are
     // recorded too; set only now that the no-op measurement is done.
     tracing::subscriber::set_global_default(telemetry.subscriber()).expect("subscriber");
-    let mut j = 0usize;
     g.bench_function("e2e_real_telemetry", |b| {
         b.iter(|| {
-            j += 1;
-            if let (true, Some(s)) = (j.is_multiple_of(128), &spans) {
-                s.reset();
-            }
             for q in QUERIES {
                 rt.block_on(async {
                     let span = tracing::info_span!("POST /v1/search");

@@ -14,14 +14,72 @@ use codeintel_server::observability::testing;
 fn primitives(c: &mut Criterion) {
     let mut g = c.benchmark_group("telemetry");
 
-    // Spans through the real pipeline: tracing → tracing-opentelemetry → SDK
-    // (simple processor into an in-memory exporter, reset between batches).
+    // One span as it ships: tracing → tracing-opentelemetry → SDK batch
+    // processor (the OTLP path's), here into an exporter that drops the
+    // batches, so no collector's cost is counted.
+    let shipped = testing::batch_discarding("bench");
+    tracing::subscriber::with_default(shipped.subscriber(), || {
+        g.bench_function("span_with_2_attributes", |b| {
+            b.iter(|| {
+                let span = tracing::info_span!("fuse", rrf.k = 60_i64, chunks = 10_i64);
+                let _e = span.enter();
+                black_box(&span);
+            });
+        });
+    });
+    // The same span straight through the OTel SDK API, no `tracing` bridge:
+    // what the bridge adds is the difference.
+    {
+        use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+        let tracer = shipped.tracer_provider.tracer("bench");
+        g.bench_function("otel_sdk_span_with_2_attributes", |b| {
+            b.iter(|| {
+                let mut span = tracer
+                    .span_builder("fuse")
+                    .with_attributes([
+                        opentelemetry::KeyValue::new("rrf.k", 60_i64),
+                        opentelemetry::KeyValue::new("chunks", 10_i64),
+                    ])
+                    .start(&tracer);
+                black_box(&span);
+                span.end();
+            });
+        });
+    }
+    // The bridge alone: one `tracing-opentelemetry` layer, no per-layer
+    // filters, no log bridge.
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let bare = tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer()
+                .with_tracer(shipped.tracer_provider.tracer("bench"))
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_target(false)
+                .with_level(false),
+        );
+        tracing::subscriber::with_default(bare, || {
+            g.bench_function("span_bare_bridge", |b| {
+                b.iter(|| {
+                    let span = tracing::info_span!("fuse", rrf.k = 60_i64, chunks = 10_i64);
+                    let _e = span.enter();
+                    black_box(&span);
+                });
+            });
+        });
+    }
+    drop(shipped);
+    // The tests' path: a simple processor exporting each span synchronously
+    // into an in-memory exporter (a lock and a copy per span), reset between
+    // batches.
     let t = testing::in_memory("bench");
     let subscriber = t.subscriber();
     let spans = t.memory_spans.clone();
     tracing::subscriber::with_default(subscriber, || {
         let mut n = 0u32;
-        g.bench_function("span_with_2_attributes", |b| {
+        g.bench_function("span_in_memory_simple_exporter", |b| {
             b.iter(|| {
                 let span = tracing::info_span!("fuse", rrf.k = 60_i64, chunks = 10_i64);
                 let _e = span.enter();

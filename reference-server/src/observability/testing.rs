@@ -26,9 +26,17 @@ pub fn in_memory_with_scrape(
 }
 
 fn config(service_name: &str, addr: Option<std::net::SocketAddr>) -> TelemetryConfig {
+    config_with(service_name, addr, Export::InMemory)
+}
+
+fn config_with(
+    service_name: &str,
+    addr: Option<std::net::SocketAddr>,
+    traces: Export,
+) -> TelemetryConfig {
     TelemetryConfig {
         service_name: Some(service_name.to_owned()),
-        traces: Export::InMemory,
+        traces,
         logs: Export::InMemory,
         prometheus_addr: addr,
         stderr_logs: std::env::var_os("CODEINTEL_TEST_LOG").is_some(),
@@ -38,7 +46,11 @@ fn config(service_name: &str, addr: Option<std::net::SocketAddr>) -> TelemetryCo
 }
 
 fn build(service_name: &str, addr: Option<std::net::SocketAddr>) -> Telemetry {
-    match Telemetry::build(&config(service_name, addr)) {
+    build_with(service_name, addr, Export::InMemory)
+}
+
+fn build_with(service_name: &str, addr: Option<std::net::SocketAddr>, traces: Export) -> Telemetry {
+    match Telemetry::build(&config_with(service_name, addr, traces)) {
         Ok(t) => t,
         // Without a scrape address nothing in the build can fail.
         Err(e) => panic!("in-memory telemetry failed to build: {e}"),
@@ -60,6 +72,30 @@ pub fn global() -> &'static Telemetry {
         );
         t
     })
+}
+
+/// Telemetry whose spans take the path they take in production — the SDK's
+/// batch processor, as behind OTLP — into an exporter that drops every
+/// batch; logs and metrics as in [`in_memory`]. What a span costs the
+/// thread that records it, without a collector (the benches' figure).
+pub fn batch_discarding(service_name: &str) -> Telemetry {
+    let mut t = build_with(service_name, None, Export::None);
+    t.tracer_provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_resource(t.resource.clone())
+        .with_batch_exporter(Discard)
+        .build();
+    t
+}
+
+/// A span exporter that accepts and drops every batch.
+#[derive(Debug, Default)]
+struct Discard;
+
+impl opentelemetry_sdk::trace::SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
 }
 
 /// Finished spans so far (flushes first).
