@@ -6,6 +6,8 @@
 #   cmake, libopenblas-dev, liblapack-dev  FAISS (faiss crate, feature static)
 #   prometheus                             promtool (lints the scrape, checks and tests the
 #                                          rules) and the server (ops_prometheus e2e test)
+#   mold                                   links the tests and binaries ~3× faster than GNU ld
+#                                          (build-support/fast-linker.rs; optional)
 #
 # Set CODEINTEL_SKIP_APT=1 to skip the package check entirely.
 
@@ -19,6 +21,7 @@ codeintel_missing_packages() {
   [ -e /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h ] || [ -e /usr/include/openblas/cblas.h ] \
     || dpkg -s libopenblas-dev >/dev/null 2>&1 || missing+=(libopenblas-dev)
   dpkg -s liblapack-dev >/dev/null 2>&1 || missing+=(liblapack-dev)
+  command -v mold >/dev/null 2>&1 || missing+=(mold)
   echo "${missing[@]}"
 }
 
