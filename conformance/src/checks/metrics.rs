@@ -1366,6 +1366,9 @@ pub fn met_011(obs: &Observations) -> CheckResult {
         .last_scrape_at(steps::SCRAPE_OPENMETRICS)
         .filter(|x| x.status == Some(200))
         .and_then(|x| parse_scrape(x).ok().map(|e| (x, e)));
+    let negotiated = openmetrics
+        .as_ref()
+        .is_some_and(|(_, e)| e.format == Format::OpenMetrics);
     let mut judged_scrapes = vec![(s, expo)];
     judged_scrapes.extend(openmetrics);
     let mut problems = Vec::new();
@@ -1438,10 +1441,10 @@ pub fn met_011(obs: &Observations) -> CheckResult {
     problems.retain(|p| said.insert(p.clone()));
     let durations = durations.len();
     if problems.is_empty() {
-        let units = if judged_scrapes.len() > 1 {
+        let units = if negotiated {
             ", OpenMetrics UNIT lines judged"
         } else {
-            ", no OpenMetrics scrape (UNIT not judged)"
+            ", no OpenMetrics answer (UNIT not judged)"
         };
         CheckResult::pass(
             ID,
