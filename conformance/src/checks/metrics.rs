@@ -663,13 +663,12 @@ pub fn met_003(obs: &Observations) -> CheckResult {
     let rise =
         |imp: &str| count_where(Some(&h), "impl", imp) - count_where(bh.as_ref(), "impl", imp);
     let (ann, refine) = (rise("ann"), rise("ann+refine"));
-    let (p, r) = (f64::from(plain), f64::from(refined));
     // n FAISS searches per search, the same n for both kinds, n ≥ 1.
-    let per_search = ann / p;
+    let per_search = ann / f64::from(plain);
     let consistent = ann > 0.0
         && refine > 0.0
         && (per_search - per_search.round()).abs() < 1e-9
-        && (refine - per_search * r).abs() < 1e-9;
+        && (refine - per_search * f64::from(refined)).abs() < 1e-9;
     let rises = format!(
         "impl=\"ann\" rose by {} for {plain} plain search(es) and impl=\"ann+refine\" by {} for \
          {refined} refined search(es) between `{}` and `{}`",

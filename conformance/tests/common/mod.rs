@@ -277,10 +277,10 @@ struct Tally {
 fn scrape(step: &str, t: Tally, distinct: u32, seen: u32, texts: u32, body: String) -> Scrape {
     Scrape {
         step: step.to_owned(),
-        searches_done: t.searches,
-        refine_searches_done: t.refined,
-        searches_sent: t.searches,
-        search_wall_ms: t.wall_ms,
+        searches_done: tally.searches,
+        refine_searches_done: tally.refined,
+        searches_sent: tally.searches,
+        search_wall_ms: tally.wall_ms,
         accept: None,
         distinct_queries: distinct,
         embed_requests_seen: seen,
@@ -638,7 +638,7 @@ pub fn build(k: &Knobs) -> Observations {
 
     // The counted searches (in the drive's order: MCP, plain, refined,
     // traceparent; then the cardinality searches; then the golden ones).
-    let mut t = Tally::default();
+    let mut tally = Tally::default();
     let do_search = |c: &mut Counts,
                      q: &str,
                      refine: bool,
@@ -679,37 +679,37 @@ pub fn build(k: &Knobs) -> Observations {
         tool_result(&["src/search/fusion.rs", "src/search/engine.rs"], &[]),
     ));
     do_search(&mut c, MCP_QUERY, false, &mut embeds, &mut queries, false);
-    t.searches += 1;
-    t.wall_ms += 20;
+    tally.searches += 1;
+    tally.wall_ms += 20;
     for (q, lexical) in [
         ("open the duckdb catalog", true),
         ("tantivy bm25 sparse channel", true),
     ] {
         http.push(search(steps::SEARCH_PLAIN, q, false, answer(&FILLER, &[])));
         do_search(&mut c, q, false, &mut embeds, &mut queries, lexical);
-        t.searches += 1;
-        t.wall_ms += 12;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
     let q = "exact refine of faiss candidates";
     http.push(search(steps::SEARCH_REFINE, q, true, answer(&FILLER, &[])));
     do_search(&mut c, q, true, &mut embeds, &mut queries, false);
-    t.searches += 1;
-    t.refined += 1;
-    t.wall_ms += 12;
+    tally.searches += 1;
+    tally.refined += 1;
+    tally.wall_ms += 12;
     let q = "how are spans exported";
     let mut x = search(steps::SEARCH_TRACEPARENT, q, false, answer(&FILLER, &[]));
     x.trace_id_sent = Some(T_TRACEPARENT.to_owned());
     x.parent_span_id_sent = Some(TRACEPARENT_PARENT.to_owned());
     http.push(x);
     do_search(&mut c, q, false, &mut embeds, &mut queries, false);
-    t.searches += 1;
-    t.wall_ms += 12;
+    tally.searches += 1;
+    tally.wall_ms += 12;
 
     let mut counted = c;
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
     scrapes.push(scrape(
         steps::SCRAPE_AFTER_SEARCHES,
-        t,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
@@ -726,14 +726,14 @@ pub fn build(k: &Knobs) -> Observations {
             answer(&FILLER, &[]),
         ));
         do_search(&mut c, &q, false, &mut embeds, &mut queries, i % 2 == 0);
-        t.searches += 1;
-        t.wall_ms += 12;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
     let mut counted = c;
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
     scrapes.push(scrape(
         steps::SCRAPE_AFTER_CARDINALITY,
-        t,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
@@ -752,8 +752,8 @@ pub fn build(k: &Knobs) -> Observations {
         x.expected_path = Some(expected.to_owned());
         http.push(x);
         do_search(&mut c, q, false, &mut embeds, &mut queries, lexical);
-        t.searches += 1;
-        t.wall_ms += 12;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
 
     // The fault phase: the embeddings server answers 500, then delays.
@@ -778,8 +778,8 @@ pub fn build(k: &Knobs) -> Observations {
             status: 500,
         });
         queries.push(q.to_owned());
-        t.searches += 1;
-        t.wall_ms += 12;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
     mcp.push(mcp_call(
         steps::MCP_SEARCH_EMBED_FAULT,
@@ -793,8 +793,8 @@ pub fn build(k: &Knobs) -> Observations {
         status: 200,
     });
     queries.push(MCP_FAULT_QUERY.to_owned());
-    t.searches += 1;
-    t.wall_ms += 20;
+    tally.searches += 1;
+    tally.wall_ms += 20;
     if k.count_failed_embeds {
         c.embed_err += 3;
     }
@@ -812,7 +812,7 @@ pub fn build(k: &Knobs) -> Observations {
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
     scrapes.push(scrape(
         steps::SCRAPE_AFTER_FAULT,
-        t,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
@@ -844,7 +844,7 @@ pub fn build(k: &Knobs) -> Observations {
         .saturating_add_signed(k.final_batch_offset);
     scrapes.push(scrape(
         steps::SCRAPE_FINAL,
-        t,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
