@@ -1,11 +1,13 @@
 //! The scenario: what the harness does to a SUT, in order.
 //!
-//! start peers (embeddings gate closed) → start SUT → probe health while it
-//! cannot finish loading → open the gate → probe readiness → `/metrics` on the
-//! app port → baseline scrape → MCP list + traced `semantic_search` → plain,
-//! refined and traceparent searches → scrape → many distinct searches →
-//! scrape → golden queries → embeddings faults (500, delay) → scrape →
-//! runpacks → wait for spans → final scrape (+ promtool) → stop → collect.
+//! start peers (embeddings gate closed) → start SUT → probe health and
+//! readiness repeatedly while it cannot finish loading (the gate held a few
+//! seconds) → open the gate → probe readiness → `/metrics` on the app port →
+//! baseline scrape → MCP list + traced `semantic_search` → plain, refined and
+//! traceparent searches → scrape → many distinct searches → scrape → golden
+//! queries → embeddings faults (500 with a `/healthz` probe, delay) → scrape
+//! → runpacks → wait for spans → final scrape (+ promtool) → OpenMetrics
+//! scrape (`Accept`) → stop → collect.
 //!
 //! Every wait has a deadline and every request a timeout: a SUT that hangs,
 //! crashes or answers garbage leaves errors in the [`Observations`], never a
@@ -80,6 +82,12 @@ pub struct DriveConfig {
     /// How long to wait for the SUT's first embeddings request (its index
     /// load) before probing `/readyz` with the gate closed.
     pub not_ready_wait: Duration,
+    /// How long the harness keeps the gate closed once `/healthz` answered,
+    /// probing `/healthz` and `/readyz` every [`DriveConfig::probe_interval`]
+    /// (a `/readyz` that turns 200 on a timer shorter than this is caught).
+    pub not_ready_hold: Duration,
+    /// Pause between two probes while the gate is held closed.
+    pub probe_interval: Duration,
     /// Deadline for the traced search's spans to arrive.
     pub span_wait: Duration,
     /// Number of distinct-text searches (MET-010).
@@ -125,6 +133,8 @@ impl DriveConfig {
             gate_max_hold: Duration::from_secs(20),
             gate_fallback: Duration::from_secs(5),
             not_ready_wait: Duration::from_secs(1),
+            not_ready_hold: Duration::from_secs(3),
+            probe_interval: Duration::from_millis(250),
             span_wait: Duration::from_secs(5),
             cardinality_searches: 20,
             max_consecutive_timeouts: 3,
@@ -200,6 +210,10 @@ impl Traceparent {
     }
 }
 
+/// The `Accept` header of the [`steps::SCRAPE_OPENMETRICS`] scrape: OpenMetrics
+/// first, the Prometheus text format as a fallback (what Prometheus sends).
+pub const OPENMETRICS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
 /// Plain searches: ordinary code-search questions about the fixture repo.
 const PLAIN_QUERIES: [&str; 3] = [
     "validate the session token of a user",
@@ -230,6 +244,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
         ..Observations::default()
     };
     obs.sut.service_name.clone_from(&cfg.service_name);
+    obs.sut.embed_model.clone_from(&cfg.embed_model);
 
     // start peers
     let phase = Instant::now();
@@ -460,6 +475,9 @@ struct Driver<'a> {
     /// When the SUT's start began (for `ready_after_ms`).
     started: Instant,
     searches_done: u32,
+    refine_searches_done: u32,
+    searches_sent: u32,
+    search_wall_ms: u64,
     queries: BTreeSet<String>,
     app_timeouts: u32,
     metrics_timeouts: u32,
@@ -500,6 +518,9 @@ impl<'a> Driver<'a> {
             base: env.http_base(),
             started,
             searches_done: 0,
+            refine_searches_done: 0,
+            searches_sent: 0,
+            search_wall_ms: 0,
             queries: BTreeSet::new(),
             app_timeouts: 0,
             metrics_timeouts: 0,
@@ -578,6 +599,7 @@ impl<'a> Driver<'a> {
 
         // Faults of the embeddings server.
         self.peers.embeddings.set_mode(Mode::Error500);
+        self.get(steps::PROBE_EMBED_DOWN, "/healthz").await;
         for q in FAULT_QUERIES {
             self.search(
                 steps::SEARCH_EMBED_FAULT,
@@ -638,6 +660,8 @@ impl<'a> Driver<'a> {
         if self.cfg.promtool {
             self.obs.promtool = self.promtool().await;
         }
+        self.scrape_accepting(steps::SCRAPE_OPENMETRICS, Some(OPENMETRICS_ACCEPT))
+            .await;
     }
 
     /// PROBE_NOT_READY → open the gate → PROBE_READY. `false` when the SUT
@@ -680,8 +704,22 @@ impl<'a> Driver<'a> {
                 self.cfg.not_ready_wait.as_secs_f64()
             ));
         }
-        self.get(steps::PROBE_NOT_READY, "/healthz").await;
-        self.get(steps::PROBE_NOT_READY, "/readyz").await;
+        // Keep the gate closed a while and probe throughout: readiness must
+        // follow the index load, not a timer.
+        let hold_until = Instant::now() + self.cfg.not_ready_hold;
+        loop {
+            self.get(steps::PROBE_NOT_READY, "/healthz").await;
+            self.get(steps::PROBE_NOT_READY, "/readyz").await;
+            if Instant::now() >= hold_until || self.peers.embeddings.gate_is_open() {
+                break;
+            }
+            if let Some(gone) = self.gone() {
+                self.obs.startup.error = Some(gone);
+                self.peers.embeddings.open_gate();
+                return false;
+            }
+            tokio::time::sleep(self.cfg.probe_interval).await;
+        }
         self.peers.embeddings.open_gate();
 
         let deadline = Instant::now() + self.cfg.ready_timeout;
@@ -751,12 +789,22 @@ impl<'a> Driver<'a> {
         body: Option<&Value>,
         traceparent: Option<&Traceparent>,
     ) -> Answer {
+        self.send(self.request(method, path_or_url, body, traceparent))
+            .await
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path_or_url: &str,
+        body: Option<&Value>,
+        traceparent: Option<&Traceparent>,
+    ) -> reqwest::RequestBuilder {
         let url = if path_or_url.starts_with("http") {
             path_or_url.to_owned()
         } else {
             format!("{}{path_or_url}", self.base)
         };
-        let started = Instant::now();
         let mut req = self
             .client
             .request(method, &url)
@@ -767,6 +815,12 @@ impl<'a> Driver<'a> {
         if let Some(tp) = traceparent {
             req = req.header("traceparent", tp.header());
         }
+        req
+    }
+
+    /// Sends one request and reads the whole answer, not recorded.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let started = Instant::now();
         let result = async {
             let resp = req.send().await?;
             let status = resp.status().as_u16();
@@ -896,13 +950,29 @@ impl<'a> Driver<'a> {
             )
             .await;
         let ex = &mut self.obs.http[i];
+        if ex
+            .error
+            .as_deref()
+            .is_none_or(|e| !e.starts_with("not sent"))
+        {
+            self.searches_sent += 1;
+            self.search_wall_ms += ex.elapsed_ms;
+        }
         if ex.status.is_some_and(|s| (200..300).contains(&s)) {
             self.searches_done += 1;
+            if refine {
+                self.refine_searches_done += 1;
+            }
         }
         if let Some(g) = golden {
             ex.expected_path.clone_from(&g.expect_path);
             ex.expected_symbol.clone_from(&g.expect_symbol);
         }
+        ex.embed_fault = match self.peers.embeddings.mode() {
+            Mode::Ok => None,
+            Mode::Delay(d) => Some(format!("delay:{}", d.as_millis())),
+            other => Some(other.answered().to_owned()),
+        };
     }
 
     /// The trace id of the first exchange of `step`: the one the SUT reported
@@ -918,9 +988,18 @@ impl<'a> Driver<'a> {
     }
 
     async fn scrape(&mut self, step: &str) {
+        self.scrape_accepting(step, None).await;
+    }
+
+    /// One scrape, sending `accept` as the `Accept` header when given.
+    async fn scrape_accepting(&mut self, step: &str, accept: Option<&str>) {
         let mut s = Scrape {
             step: step.to_owned(),
             searches_done: self.searches_done,
+            refine_searches_done: self.refine_searches_done,
+            searches_sent: self.searches_sent,
+            search_wall_ms: self.search_wall_ms,
+            accept: accept.map(str::to_owned),
             distinct_queries: u32::try_from(self.queries.len()).unwrap_or(u32::MAX),
             embed_requests_seen: u32::try_from(self.peers.embeddings.request_count())
                 .unwrap_or(u32::MAX),
@@ -932,7 +1011,11 @@ impl<'a> Driver<'a> {
             s.error = Some(reason);
         } else {
             let url = self.env.metrics_url();
-            let a = self.raw(reqwest::Method::GET, &url, None, None).await;
+            let mut req = self.request(reqwest::Method::GET, &url, None, None);
+            if let Some(accept) = accept {
+                req = req.header(reqwest::header::ACCEPT, accept);
+            }
+            let a = self.send(req).await;
             self.note_answer(Target::Metrics, &a);
             s.status = a.status;
             s.content_type = a.content_type;
@@ -1063,6 +1146,8 @@ impl<'a> Driver<'a> {
                 let result =
                     tokio::time::timeout(self.cfg.request_timeout, client.call_tool(params)).await;
                 ex.elapsed_ms = started.elapsed().as_millis() as u64;
+                self.searches_sent += 1;
+                self.search_wall_ms += ex.elapsed_ms;
                 match result {
                     Ok(Ok(r)) => {
                         self.app_timeouts = 0;

@@ -18,6 +18,9 @@ pub mod steps {
     pub const PROBE_NOT_READY: &str = "probe_not_ready";
     /// `GET /healthz` and `GET /readyz` once the SUT is ready.
     pub const PROBE_READY: &str = "probe_ready";
+    /// `GET /healthz` while the embeddings server answers 500 (the process
+    /// lives, so it stays 200).
+    pub const PROBE_EMBED_DOWN: &str = "probe_embed_down";
     /// `GET /metrics` on the application's HTTP port.
     pub const APP_METRICS: &str = "app_metrics";
     /// The scrape taken before any search.
@@ -52,6 +55,9 @@ pub mod steps {
     pub const RUNPACK_FAILED: &str = "runpack_failed";
     /// The last scrape of the run.
     pub const SCRAPE_FINAL: &str = "scrape_final";
+    /// One more scrape after `scrape_final`, asking for OpenMetrics with an
+    /// `Accept` header (so `# UNIT` lines can be judged).
+    pub const SCRAPE_OPENMETRICS: &str = "scrape_openmetrics";
 }
 
 /// Everything seen during one run against one SUT.
@@ -105,6 +111,10 @@ pub struct SutInfo {
     pub service_name: String,
     /// Source tree, when known (for the LNT checks).
     pub source_dir: Option<PathBuf>,
+    /// The `CODEINTEL_EMBED_MODEL` the harness gave the SUT (empty when not
+    /// recorded).
+    #[serde(default)]
+    pub embed_model: String,
 }
 
 /// How start-up went.
@@ -130,6 +140,13 @@ pub struct Scrape {
     pub step: String,
     /// Searches (HTTP and MCP, all steps) completed before this scrape.
     pub searches_done: u32,
+    /// Of those, searches sent with `refine: true`.
+    #[serde(default)]
+    pub refine_searches_done: u32,
+    /// Searches sent before this scrape, answered or not (a search answered
+    /// 5xx or not at all is sent but not done).
+    #[serde(default)]
+    pub searches_sent: u32,
     /// Distinct query texts sent before this scrape.
     pub distinct_queries: u32,
     /// Embeddings requests the harness's server had received before this scrape.
@@ -143,6 +160,14 @@ pub struct Scrape {
     pub body: String,
     /// Transport error, if any.
     pub error: Option<String>,
+    /// The `Accept` header the harness sent, if any.
+    #[serde(default)]
+    pub accept: Option<String>,
+    /// Wall time of the search requests (HTTP and MCP) sent before this
+    /// scrape, summed, in milliseconds: an upper bound of the time the SUT
+    /// spent inside searches.
+    #[serde(default)]
+    pub search_wall_ms: u64,
 }
 
 /// Result of running an external tool (promtool).
@@ -178,6 +203,11 @@ pub struct HttpExchange {
     /// Golden queries: the symbol expected among the findings, if any.
     #[serde(default)]
     pub expected_symbol: Option<String>,
+    /// The fault the harness's embeddings server was injecting when this
+    /// request was sent: `error_500`, or `delay:MS` (answers after MS
+    /// milliseconds); `None` when it answered normally.
+    #[serde(default)]
+    pub embed_fault: Option<String>,
 }
 
 /// One MCP exchange.

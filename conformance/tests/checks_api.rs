@@ -18,7 +18,7 @@ fn api_001_readyz_always_200() {
     says(
         &r,
         &[
-            "GET /readyz answered 200 at `probe_not_ready`",
+            "GET /readyz answered 200 (probe 1 of 3 at `probe_not_ready`)",
             "answer 503 until the index is loaded",
         ],
     );
@@ -299,4 +299,217 @@ fn lint_without_source_is_skipped_and_a_broken_lint_is_an_error() {
     let r = checks::run_one("LNT-002", &obs).unwrap();
     assert_eq!(r.outcome, Outcome::Error);
     assert!(r.message.contains("cannot read /nope"));
+}
+
+// ---------------------------------------------------------------------------
+// Broken implementations that used to pass (issue 13).
+
+#[test]
+fn api_001_readiness_on_a_timer_fails() {
+    // 503 at first, then 200 while the harness still holds the index load.
+    let mut obs = good();
+    let late = obs
+        .http
+        .iter_mut()
+        .filter(|h| h.step == steps::PROBE_NOT_READY && h.path == "/readyz")
+        .nth(2)
+        .unwrap();
+    late.status = Some(200);
+    late.body = "{\"status\":\"ready\"}".into();
+    let r = only_unmet(&obs, "API-001");
+    says(
+        &r,
+        &[
+            "GET /readyz answered 200 (probe 3 of 3 at `probe_not_ready`)",
+            "not on a timer",
+        ],
+    );
+}
+
+#[test]
+fn api_001_healthz_while_embeddings_are_down() {
+    let mut obs = good();
+    let x = obs
+        .http
+        .iter_mut()
+        .find(|h| h.step == steps::PROBE_EMBED_DOWN)
+        .unwrap();
+    x.status = Some(503);
+    let r = only_unmet(&obs, "API-001");
+    says(
+        &r,
+        &[
+            "GET /healthz answered 503 at `probe_embed_down`",
+            "liveness does not depend on it",
+        ],
+    );
+}
+
+fn mcp_result(obs: &mut codeintel_conformance::observe::Observations) -> &mut Value {
+    obs.mcp
+        .iter_mut()
+        .find(|m| m.step == steps::MCP_SEARCH && m.method == "tools/call")
+        .unwrap()
+        .result
+        .as_mut()
+        .unwrap()
+}
+
+#[test]
+fn api_003_mcp_result_is_judged() {
+    // isError
+    let mut obs = good();
+    obs.mcp
+        .iter_mut()
+        .find(|m| m.step == steps::MCP_SEARCH && m.method == "tools/call")
+        .unwrap()
+        .is_error = true;
+    let r = only_unmet(&obs, "API-003");
+    says(&r, &["the MCP semantic_search result has isError: true"]);
+
+    // plain text, no JSON
+    let mut obs = good();
+    *mcp_result(&mut obs) = json!({
+        "content": [{"type": "text", "text": "src/search/fusion.rs:10-42 (0.93)"}],
+        "isError": false,
+    });
+    let r = only_unmet(&obs, "API-003");
+    says(&r, &["the MCP semantic_search result carries no JSON"]);
+
+    // empty findings
+    let mut obs = good();
+    *mcp_result(&mut obs) = json!({
+        "content": [{"type": "text", "text": "{\"findings\": []}"}],
+        "structuredContent": {"findings": []},
+        "isError": false,
+    });
+    let r = only_unmet(&obs, "API-003");
+    says(&r, &["the MCP semantic_search result has no findings"]);
+
+    // no MCP call answered
+    let mut obs = good();
+    let call = obs
+        .mcp
+        .iter_mut()
+        .find(|m| m.step == steps::MCP_SEARCH)
+        .unwrap();
+    call.result = None;
+    call.error = Some("tools/call semantic_search failed: connection closed".into());
+    let r = only_unmet(&obs, "API-003");
+    says(&r, &["the MCP semantic_search call failed: tools/call"]);
+}
+
+#[test]
+fn api_003_line_range_must_not_end_before_it_starts() {
+    let mut obs = good();
+    let body = golden_body(&mut obs, 0);
+    let mut v: Value = serde_json::from_str(body).unwrap();
+    v["findings"][0]["start_line"] = json!(50);
+    v["findings"][0]["end_line"] = json!(12);
+    *body = v.to_string();
+    let r = only_unmet(&obs, "API-003");
+    says(
+        &r,
+        &["finding #1 has a line range that ends before it starts (start 50 > end 12)"],
+    );
+}
+
+#[test]
+fn api_003_mcp_golden_query_needs_its_file() {
+    // The MCP call's query is a golden one: its file must be in the top 5.
+    let mut obs = good();
+    let golden_query = obs
+        .http
+        .iter()
+        .find(|h| h.step == steps::SEARCH_GOLDEN)
+        .and_then(|h| h.request_body.clone())
+        .map(|b| serde_json::from_str::<Value>(&b).unwrap()["query"].clone())
+        .unwrap();
+    let call = obs
+        .mcp
+        .iter_mut()
+        .find(|m| m.step == steps::MCP_SEARCH && m.method == "tools/call")
+        .unwrap();
+    call.arguments = Some(json!({"query": golden_query, "k": 5}));
+    let findings = json!({"findings": [
+        {"path": "src/lib.rs", "start_line": 1, "end_line": 2, "score": 0.5, "snippet": "x"}
+    ]});
+    call.result = Some(json!({
+        "content": [{"type": "text", "text": findings.to_string()}],
+        "structuredContent": findings,
+        "isError": false,
+    }));
+    let r = only_unmet(&obs, "API-003");
+    says(
+        &r,
+        &[
+            "the MCP semantic_search result: expected `src/search/fusion.rs` (a golden query) in the top 5",
+        ],
+    );
+}
+
+#[test]
+fn api_004_findings_without_limits_warn() {
+    let mut obs = good();
+    for x in obs
+        .http
+        .iter_mut()
+        .filter(|h| h.step == steps::SEARCH_EMBED_FAULT)
+    {
+        let mut v: Value = serde_json::from_str(&x.body).unwrap();
+        v["limits"] = json!([]);
+        x.body = v.to_string();
+    }
+    let r = only_unmet(&obs, "API-004");
+    says(
+        &r,
+        &["answered 3 finding(s) but no `limits` entry naming the dense channel (error_500)"],
+    );
+}
+
+#[test]
+fn api_004_limits_without_findings_warn() {
+    let mut obs = good();
+    for x in obs
+        .http
+        .iter_mut()
+        .filter(|h| h.step == steps::SEARCH_EMBED_FAULT)
+    {
+        let mut v: Value = serde_json::from_str(&x.body).unwrap();
+        v["findings"] = json!([]);
+        x.body = v.to_string();
+    }
+    let r = only_unmet(&obs, "API-004");
+    says(
+        &r,
+        &["answered 200 with no findings: the sparse channel still answers"],
+    );
+}
+
+#[test]
+fn api_004_a_delay_the_sut_waited_out_needs_no_limits() {
+    let mut obs = good();
+    let x = obs
+        .http
+        .iter_mut()
+        .filter(|h| h.step == steps::SEARCH_EMBED_FAULT)
+        .last()
+        .unwrap();
+    x.embed_fault = Some("delay:2500".into());
+    x.elapsed_ms = 2600;
+    let mut v: Value = serde_json::from_str(&x.body).unwrap();
+    v["limits"] = json!([]);
+    x.body = v.to_string();
+    let r = checks::run_one("API-004", &obs).unwrap();
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.message);
+    // Answered before the delay ended: it did not wait, so it must say so.
+    let x = obs
+        .http
+        .iter_mut()
+        .filter(|h| h.step == steps::SEARCH_EMBED_FAULT)
+        .last()
+        .unwrap();
+    x.elapsed_ms = 1100;
+    let r = checks::run_one("API-004", &obs).unwrap();
+    assert_eq!(r.outcome, Outcome::Warn, "{}", r.message);
 }

@@ -34,11 +34,25 @@ pub fn api_001(obs: &Observations) -> CheckResult {
     const ID: &str = "API-001";
     let not_ready: Vec<&HttpExchange> = obs.http_at(steps::PROBE_NOT_READY).collect();
     let ready: Vec<&HttpExchange> = obs.http_at(steps::PROBE_READY).collect();
-    let mut evidence: Vec<String> = not_ready
-        .iter()
-        .chain(&ready)
-        .map(|x| probe_line(x))
-        .collect();
+    let embed_down: Vec<&HttpExchange> = obs.http_at(steps::PROBE_EMBED_DOWN).collect();
+    // While the gate is held the harness probes repeatedly: show the first
+    // probes and every answer that differs from the one before.
+    let mut evidence: Vec<String> = Vec::new();
+    let mut last: Option<(&str, Option<u16>)> = None;
+    for x in not_ready.iter().chain(&ready).chain(&embed_down) {
+        let key = (x.path.as_str(), x.status);
+        if evidence.len() < 4 || last.is_none_or(|l| l != key) || x.step != steps::PROBE_NOT_READY {
+            evidence.push(probe_line(x));
+        }
+        if x.path == "/readyz" {
+            last = Some(key);
+        }
+    }
+    let readyz_probes = not_ready.iter().filter(|x| is_probe(x, "/readyz")).count();
+    evidence.push(format!(
+        "{readyz_probes} /readyz probe(s) at `{}` while the harness held the index load",
+        steps::PROBE_NOT_READY
+    ));
     evidence.extend(obs.startup.notes.iter().map(|n| format!("startup: {n}")));
     let evidence = capped(evidence, 20);
     let mut problems = Vec::new();
@@ -57,33 +71,41 @@ pub fn api_001(obs: &Observations) -> CheckResult {
         )
         .with_evidence(evidence);
     }
-    for x in &early_ready {
+    let total = early_ready.len();
+    if let Some((i, x)) = early_ready
+        .iter()
+        .enumerate()
+        .find(|(_, x)| x.status != Some(503))
+    {
+        let when = format!("probe {} of {total} at `{}`", i + 1, x.step);
         match x.status {
-            Some(503) => {}
             Some(200) => problems.push(format!(
-                "GET /readyz answered 200 at `{}`, while the index could not load (the harness \
-                 held the embeddings server closed): answer 503 until the index is loaded",
-                x.step
+                "GET /readyz answered 200 ({when}), while the index could not load (the harness \
+                 held the embeddings server closed): answer 503 until the index is loaded, not \
+                 on a timer"
             )),
             _ => problems.push(format!(
-                "GET /readyz answered {} at `{}`, expected 503 while loading",
-                status_text(x),
-                x.step
+                "GET /readyz answered {} ({when}), expected 503 while loading",
+                status_text(x)
             )),
         }
     }
-    for x in not_ready
+    if let Some(x) = not_ready
         .iter()
         .chain(&ready)
-        .filter(|x| is_probe(x, "/healthz"))
+        .chain(&embed_down)
+        .find(|x| is_probe(x, "/healthz") && x.status != Some(200))
     {
-        if x.status != Some(200) {
-            problems.push(format!(
-                "GET /healthz answered {} at `{}`, expected 200 while the process lives",
-                status_text(x),
-                x.step
-            ));
-        }
+        let why = if x.step == steps::PROBE_EMBED_DOWN {
+            " (the embeddings server was answering 500; liveness does not depend on it)"
+        } else {
+            ""
+        };
+        problems.push(format!(
+            "GET /healthz answered {} at `{}`, expected 200 while the process lives{why}",
+            status_text(x),
+            x.step
+        ));
     }
     if !not_ready.iter().any(|x| is_probe(x, "/healthz")) {
         problems.push(format!(
@@ -113,7 +135,15 @@ pub fn api_001(obs: &Observations) -> CheckResult {
     if problems.is_empty() {
         CheckResult::pass(
             ID,
-            "/healthz 200 throughout; /readyz 503 while loading, 200 once loaded",
+            format!(
+                "/healthz 200 throughout{}; /readyz 503 at all {total} probe(s) while loading, 200 \
+                 once loaded",
+                if embed_down.is_empty() {
+                    ""
+                } else {
+                    " (also while the embeddings server failed)"
+                }
+            ),
         )
         .with_evidence(evidence)
     } else {
@@ -183,37 +213,49 @@ pub fn api_002(obs: &Observations) -> CheckResult {
 }
 
 /// Problems with one finding's shape (empty when it is well formed).
-fn finding_problems(f: &Value) -> Vec<&'static str> {
+fn finding_problems(f: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if !f.get("path").is_some_and(Value::is_string) {
-        out.push("no string `path`");
+        out.push("no string `path`".to_owned());
     }
-    if !has_line_range(f) {
-        out.push("no line range (`start_line`/`end_line`)");
+    match line_range(f) {
+        None => out.push("no line range (`start_line`/`end_line`)".to_owned()),
+        Some((start, end)) if start > end => out.push(format!(
+            "a line range that ends before it starts (start {start} > end {end})"
+        )),
+        Some(_) => {}
     }
     if !f.get("score").is_some_and(Value::is_number) {
-        out.push("no numeric `score`");
+        out.push("no numeric `score`".to_owned());
     }
     if !f.get("snippet").is_some_and(Value::is_string) {
-        out.push("no string `snippet`");
+        out.push("no string `snippet`".to_owned());
     }
     out
 }
 
-fn has_line_range(f: &Value) -> bool {
-    let pair = |v: &Value| -> bool {
+/// The finding's `(start, end)` lines, in any accepted spelling.
+fn line_range(f: &Value) -> Option<(u64, u64)> {
+    let pair = |v: &Value| -> Option<(u64, u64)> {
         match v {
-            Value::Array(a) => a.len() == 2 && a.iter().all(Value::is_u64),
-            Value::Object(_) => {
-                v.get("start").is_some_and(Value::is_u64) && v.get("end").is_some_and(Value::is_u64)
-            }
-            _ => false,
+            Value::Array(a) if a.len() == 2 => Some((a[0].as_u64()?, a[1].as_u64()?)),
+            Value::Object(_) => Some((v.get("start")?.as_u64()?, v.get("end")?.as_u64()?)),
+            _ => None,
         }
     };
-    (f.get("start_line").is_some_and(Value::is_u64) && f.get("end_line").is_some_and(Value::is_u64))
-        || ["lines", "line_range", "range"]
+    let direct = || -> Option<(u64, u64)> {
+        Some((f.get("start_line")?.as_u64()?, f.get("end_line")?.as_u64()?))
+    };
+    direct().or_else(|| {
+        ["lines", "line_range", "range"]
             .iter()
-            .any(|k| f.get(*k).is_some_and(pair))
+            .find_map(|k| f.get(*k).and_then(pair))
+    })
+}
+
+#[cfg(test)]
+fn has_line_range(f: &Value) -> bool {
+    line_range(f).is_some()
 }
 
 fn normalise(p: &str) -> String {
@@ -308,16 +350,9 @@ pub fn api_003(obs: &Observations) -> CheckResult {
             )),
         }
     }
-    // The MCP tool's own answer, when it is JSON.
-    if let Some(result) = obs
-        .mcp_at(steps::MCP_SEARCH)
-        .find(|m| m.method == "tools/call")
-        .and_then(|m| m.result.as_ref())
-        && let Some(json) = tool_result_json(result)
-        && let Some(findings) = findings_of(&json)
-    {
-        problems.extend(shape_problems("the MCP semantic_search result", findings));
-    }
+    // The MCP tool's own answer: `semantic_search` is the tool the
+    // contract names, so its result is judged like the HTTP answers.
+    mcp_search_problems(obs, &golden, &mut problems, &mut evidence);
     if problems.is_empty() {
         CheckResult::pass(
             ID,
@@ -328,6 +363,85 @@ pub fn api_003(obs: &Observations) -> CheckResult {
         .with_evidence(capped(evidence, 12))
     } else {
         CheckResult::fail(ID, problems.join("; ")).with_evidence(capped(evidence, 12))
+    }
+}
+
+/// Judges the MCP `semantic_search` call of step `mcp_search`: it answered,
+/// not `isError`, with JSON findings of the right shape; when its query is a
+/// golden one, the expected file is in its top 5 too.
+fn mcp_search_problems(
+    obs: &Observations,
+    golden: &[&HttpExchange],
+    problems: &mut Vec<String>,
+    evidence: &mut Vec<String>,
+) {
+    const WHAT: &str = "the MCP semantic_search result";
+    let Some(call) = obs
+        .mcp_at(steps::MCP_SEARCH)
+        .find(|m| m.method == "tools/call")
+    else {
+        problems.push(format!(
+            "the drive made no MCP semantic_search call (step `{}`): serve the tool over MCP at \
+             /mcp (see API-002)",
+            steps::MCP_SEARCH
+        ));
+        return;
+    };
+    if let Some(e) = &call.error {
+        problems.push(format!("the MCP semantic_search call failed: {e}"));
+        return;
+    }
+    let Some(result) = call.result.as_ref() else {
+        problems.push("the MCP semantic_search call returned no result".to_owned());
+        return;
+    };
+    let texts = super::tool_result_texts(result);
+    evidence.push(format!("{WHAT}: {}", excerpt(&result.to_string(), 200)));
+    if call.is_error {
+        problems.push(format!(
+            "{WHAT} has isError: true ({}) with the embeddings server answering: return findings",
+            excerpt(&texts.join(" "), 160)
+        ));
+        return;
+    }
+    let Some(json) = tool_result_json(result) else {
+        problems.push(format!(
+            "{WHAT} carries no JSON (neither structuredContent nor a text content that parses): \
+             return {{\"findings\": [{{path, start_line, end_line, score, snippet}}]}}"
+        ));
+        return;
+    };
+    let Some(findings) = findings_of(&json) else {
+        problems.push(format!("{WHAT} has no `findings` array"));
+        return;
+    };
+    if findings.is_empty() {
+        problems.push(format!(
+            "{WHAT} has no findings for a query the fixture repository answers"
+        ));
+        return;
+    }
+    problems.extend(shape_problems(WHAT, findings));
+    let query = call
+        .arguments
+        .as_ref()
+        .and_then(|a| a.get("query"))
+        .and_then(Value::as_str);
+    let expected = golden
+        .iter()
+        .find(|x| query.is_some_and(|q| query_of(x) == q))
+        .and_then(|x| x.expected_path.as_deref());
+    if let Some(expected) = expected {
+        let paths: Vec<&str> = findings
+            .iter()
+            .filter_map(|f| f.get("path").and_then(Value::as_str))
+            .collect();
+        if !paths.iter().take(5).any(|p| same_path(p, expected)) {
+            problems.push(format!(
+                "{WHAT}: expected `{expected}` (a golden query) in the top 5, got {}",
+                paths.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
     }
 }
 
@@ -365,11 +479,29 @@ pub fn api_004(obs: &Observations) -> CheckResult {
         if limits {
             with_limits += 1;
         }
-        if n == 0 && !limits {
-            problems.push(format!(
+        // A delayed embeddings answer that the SUT waited for is no fault
+        // from its side: it needs no `limits` entry.
+        let waited_out = x
+            .embed_fault
+            .as_deref()
+            .and_then(|f| f.strip_prefix("delay:"))
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .is_some_and(|ms| x.elapsed_ms >= ms);
+        match (n, limits || waited_out) {
+            (0, false) => problems.push(format!(
                 "{what} answered 200 with no findings and no `limits` entry naming the dense \
-                 channel"
-            ));
+                 channel: answer from the sparse channel and say the dense one was skipped"
+            )),
+            (0, true) => problems.push(format!(
+                "{what} answered 200 with no findings: the sparse channel still answers, return \
+                 its findings"
+            )),
+            (_, false) => problems.push(format!(
+                "{what} answered {n} finding(s) but no `limits` entry naming the dense channel \
+                 ({}): say the dense channel was skipped",
+                x.embed_fault.as_deref().unwrap_or("embeddings failing")
+            )),
+            (_, true) => {}
         }
     }
     if problems.is_empty() {

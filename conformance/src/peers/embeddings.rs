@@ -44,7 +44,7 @@ pub enum Mode {
 
 impl Mode {
     /// The `answered` word recorded for this mode.
-    fn answered(self) -> &'static str {
+    pub fn answered(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Error500 => "error_500",

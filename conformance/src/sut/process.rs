@@ -353,6 +353,7 @@ impl Sut for ProcessSut {
             kind: "process".to_owned(),
             service_name: String::new(),
             source_dir: self.manifest.source_dir.clone(),
+            embed_model: String::new(),
         }
     }
 

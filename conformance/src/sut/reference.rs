@@ -141,6 +141,7 @@ impl Sut for ReferenceSut {
             kind: "reference".to_owned(),
             service_name: String::new(),
             source_dir: Some(self.source_dir.clone()),
+            embed_model: String::new(),
         }
     }
 

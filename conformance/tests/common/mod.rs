@@ -60,6 +60,17 @@ pub struct Knobs {
     pub millis_family: bool,
     /// `service_name` of `target_info`.
     pub target_service: &'static str,
+    /// Every search also records `impl="ann+refine"` (besides its own impl).
+    pub refine_every_search: bool,
+    /// One `ann` and one `ann+refine` observation at start-up (a warm-up),
+    /// and none per search.
+    pub faiss_warmup_only: bool,
+    /// Searches time their hydrate statement (false: DuckDB only at start-up).
+    pub hydrate_timed: bool,
+    /// Searches of the fault phase (embeddings failing) are gated and counted.
+    pub gate_fault_searches: bool,
+    /// Factor on every recorded latency (1000: milliseconds in `_seconds`).
+    pub latency_scale: f64,
 }
 
 impl Default for Knobs {
@@ -77,6 +88,11 @@ impl Default for Knobs {
             query_label: false,
             millis_family: false,
             target_service: SERVICE,
+            refine_every_search: false,
+            faiss_warmup_only: false,
+            hydrate_timed: true,
+            gate_fault_searches: true,
+            latency_scale: 1.0,
         }
     }
 }
@@ -136,7 +152,7 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
         "",
         &B,
         c.duckdb,
-        c.duckdb as f64 * 0.002,
+        c.duckdb as f64 * 0.002 * k.latency_scale,
     );
     hist(
         &mut out,
@@ -157,7 +173,7 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
         &ok_labels,
         &k.embed_buckets,
         c.embed_ok,
-        c.embed_ok as f64 * 0.004,
+        c.embed_ok as f64 * 0.004 * k.latency_scale,
     );
     hist(
         &mut out,
@@ -166,7 +182,7 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
         &err_labels,
         &k.embed_buckets,
         c.embed_err,
-        c.embed_err as f64 * 0.2,
+        c.embed_err as f64 * 0.2 * k.latency_scale,
     );
     let help = "Duration of one FAISS search, by implementation (ann, ann+refine).";
     hist(
@@ -176,7 +192,7 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
         "impl=\"ann\"",
         &B,
         c.faiss_ann,
-        c.faiss_ann as f64 * 0.001,
+        c.faiss_ann as f64 * 0.001 * k.latency_scale,
     );
     hist(
         &mut out,
@@ -185,7 +201,7 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
         "impl=\"ann+refine\"",
         &B,
         c.faiss_refine,
-        c.faiss_refine as f64 * 0.002,
+        c.faiss_refine as f64 * 0.002 * k.latency_scale,
     );
     if c.lexical + c.semantic > 0 {
         out.push_str(
@@ -193,8 +209,8 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
         );
         out.push_str("# TYPE codeintel_gating_decisions_total counter\n");
         for (class, rm3, n) in [
-            ("lexical", "false", c.lexical),
-            ("semantic", "true", c.semantic),
+            ("identifier", "false", c.lexical),
+            ("nl", "true", c.semantic),
         ] {
             if n > 0 {
                 let _ = writeln!(
@@ -250,10 +266,22 @@ fn exposition(c: &Counts, k: &Knobs, queries: &[String]) -> String {
     out
 }
 
-fn scrape(step: &str, searches: u32, distinct: u32, seen: u32, texts: u32, body: String) -> Scrape {
+/// What the harness had done before one scrape.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    searches: u32,
+    refined: u32,
+    wall_ms: u64,
+}
+
+fn scrape(step: &str, t: Tally, distinct: u32, seen: u32, texts: u32, body: String) -> Scrape {
     Scrape {
         step: step.to_owned(),
-        searches_done: searches,
+        searches_done: tally.searches,
+        refine_searches_done: tally.refined,
+        searches_sent: tally.searches,
+        search_wall_ms: tally.wall_ms,
+        accept: None,
         distinct_queries: distinct,
         embed_requests_seen: seen,
         embed_texts_seen: texts,
@@ -565,8 +593,11 @@ pub fn build(k: &Knobs) -> Observations {
     // Index build: three batches.
     embeds.extend([ok(8), ok(8), ok(4)]);
 
-    http.push(get(steps::PROBE_NOT_READY, "/healthz", 200, "ok"));
-    http.push(get(steps::PROBE_NOT_READY, "/readyz", 503, "loading index"));
+    // The harness probes repeatedly while it holds the index load.
+    for _ in 0..3 {
+        http.push(get(steps::PROBE_NOT_READY, "/healthz", 200, "ok"));
+        http.push(get(steps::PROBE_NOT_READY, "/readyz", 503, "loading index"));
+    }
     http.push(get(steps::PROBE_READY, "/readyz", 200, "ready"));
     http.push(get(steps::PROBE_READY, "/healthz", 200, "ok"));
     http.push(get(steps::APP_METRICS, "/metrics", 404, "not found"));
@@ -578,11 +609,15 @@ pub fn build(k: &Knobs) -> Observations {
         duckdb: 5,
         ..Counts::default()
     };
+    if k.faiss_warmup_only {
+        c.faiss_ann = 1;
+        c.faiss_refine = 1;
+    }
     let seen = |e: &[EmbedRequest]| e.len() as u32;
     let texts = |e: &[EmbedRequest]| e.iter().map(|r| r.inputs).sum::<u32>();
     let mut scrapes = vec![scrape(
         steps::SCRAPE_BASELINE,
-        0,
+        Tally::default(),
         0,
         seen(&embeds),
         texts(&embeds),
@@ -601,8 +636,9 @@ pub fn build(k: &Knobs) -> Observations {
         ..McpExchange::default()
     });
 
-    // The counted searches.
-    let mut searches = 0u32;
+    // The counted searches (in the drive's order: MCP, plain, refined,
+    // traceparent; then the cardinality searches; then the golden ones).
+    let mut tally = Tally::default();
     let do_search = |c: &mut Counts,
                      q: &str,
                      refine: bool,
@@ -613,12 +649,19 @@ pub fn build(k: &Knobs) -> Observations {
         c.embed_ok += 1;
         c.batch_calls += 1;
         c.batch_sum += 1;
-        if refine && k.record_refine {
-            c.faiss_refine += 1;
-        } else {
-            c.faiss_ann += 1;
+        if !k.faiss_warmup_only {
+            if refine && k.record_refine {
+                c.faiss_refine += 1;
+            } else {
+                c.faiss_ann += 1;
+                if k.refine_every_search {
+                    c.faiss_refine += 1;
+                }
+            }
         }
-        c.duckdb += 1;
+        if k.hydrate_timed {
+            c.duckdb += 1;
+        }
         if lexical {
             c.lexical += k.gating_per_search;
         } else {
@@ -636,44 +679,37 @@ pub fn build(k: &Knobs) -> Observations {
         tool_result(&["src/search/fusion.rs", "src/search/engine.rs"], &[]),
     ));
     do_search(&mut c, MCP_QUERY, false, &mut embeds, &mut queries, false);
-    searches += 1;
+    tally.searches += 1;
+    tally.wall_ms += 20;
     for (q, lexical) in [
         ("open the duckdb catalog", true),
         ("tantivy bm25 sparse channel", true),
     ] {
         http.push(search(steps::SEARCH_PLAIN, q, false, answer(&FILLER, &[])));
         do_search(&mut c, q, false, &mut embeds, &mut queries, lexical);
-        searches += 1;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
     let q = "exact refine of faiss candidates";
     http.push(search(steps::SEARCH_REFINE, q, true, answer(&FILLER, &[])));
     do_search(&mut c, q, true, &mut embeds, &mut queries, false);
-    searches += 1;
-    for (q, expected, lexical) in [
-        ("reciprocal rank fusion", "src/search/fusion.rs", false),
-        ("catalog schema for chunks", "src/store/catalog.rs", true),
-    ] {
-        let mut paths: Vec<&str> = FILLER[..2].to_vec();
-        paths.insert(if lexical { 2 } else { 0 }, expected);
-        let mut x = search(steps::SEARCH_GOLDEN, q, false, answer(&paths, &[]));
-        x.expected_path = Some(expected.to_owned());
-        http.push(x);
-        do_search(&mut c, q, false, &mut embeds, &mut queries, lexical);
-        searches += 1;
-    }
+    tally.searches += 1;
+    tally.refined += 1;
+    tally.wall_ms += 12;
     let q = "how are spans exported";
     let mut x = search(steps::SEARCH_TRACEPARENT, q, false, answer(&FILLER, &[]));
     x.trace_id_sent = Some(T_TRACEPARENT.to_owned());
     x.parent_span_id_sent = Some(TRACEPARENT_PARENT.to_owned());
     http.push(x);
     do_search(&mut c, q, false, &mut embeds, &mut queries, false);
-    searches += 1;
+    tally.searches += 1;
+    tally.wall_ms += 12;
 
     let mut counted = c;
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
     scrapes.push(scrape(
         steps::SCRAPE_AFTER_SEARCHES,
-        searches,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
@@ -690,31 +726,51 @@ pub fn build(k: &Knobs) -> Observations {
             answer(&FILLER, &[]),
         ));
         do_search(&mut c, &q, false, &mut embeds, &mut queries, i % 2 == 0);
-        searches += 1;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
     let mut counted = c;
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
     scrapes.push(scrape(
         steps::SCRAPE_AFTER_CARDINALITY,
-        searches,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
         exposition(&counted, k, &queries),
     ));
 
+    // The golden queries (API-003), between the cardinality scrape and the
+    // fault phase, as in the drive.
+    for (q, expected, lexical) in [
+        ("reciprocal rank fusion", "src/search/fusion.rs", false),
+        ("catalog schema for chunks", "src/store/catalog.rs", true),
+    ] {
+        let mut paths: Vec<&str> = FILLER[..2].to_vec();
+        paths.insert(if lexical { 2 } else { 0 }, expected);
+        let mut x = search(steps::SEARCH_GOLDEN, q, false, answer(&paths, &[]));
+        x.expected_path = Some(expected.to_owned());
+        http.push(x);
+        do_search(&mut c, q, false, &mut embeds, &mut queries, lexical);
+        tally.searches += 1;
+        tally.wall_ms += 12;
+    }
+
     // The fault phase: the embeddings server answers 500, then delays.
     let limits = ["dense channel unavailable: embeddings server answered 500"];
+    http.push(get(steps::PROBE_EMBED_DOWN, "/healthz", 200, "ok"));
     for q in [
         "embedding server down search one",
         "embedding server down search two",
     ] {
-        http.push(search(
+        let mut x = search(
             steps::SEARCH_EMBED_FAULT,
             q,
             false,
             answer(&FILLER[..3], &limits),
-        ));
+        );
+        x.embed_fault = Some("error_500".to_owned());
+        http.push(x);
         embeds.push(EmbedRequest {
             model: Some("m".to_owned()),
             inputs: 1,
@@ -722,7 +778,8 @@ pub fn build(k: &Knobs) -> Observations {
             status: 500,
         });
         queries.push(q.to_owned());
-        searches += 1;
+        tally.searches += 1;
+        tally.wall_ms += 12;
     }
     mcp.push(mcp_call(
         steps::MCP_SEARCH_EMBED_FAULT,
@@ -736,21 +793,26 @@ pub fn build(k: &Knobs) -> Observations {
         status: 200,
     });
     queries.push(MCP_FAULT_QUERY.to_owned());
-    searches += 1;
+    tally.searches += 1;
+    tally.wall_ms += 20;
     if k.count_failed_embeds {
         c.embed_err += 3;
     }
     c.batch_calls += 3;
     c.batch_sum += 3;
-    c.duckdb += 3;
-    c.lexical += 3 * k.gating_per_search;
-    c.rrf_k += 3 * k.rrf_per_search;
-    c.ambiguity += 3;
+    if k.hydrate_timed {
+        c.duckdb += 3;
+    }
+    if k.gate_fault_searches {
+        c.lexical += 3 * k.gating_per_search;
+        c.rrf_k += 3 * k.rrf_per_search;
+        c.ambiguity += 3;
+    }
     let mut counted = c;
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
     scrapes.push(scrape(
         steps::SCRAPE_AFTER_FAULT,
-        searches,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
@@ -782,7 +844,7 @@ pub fn build(k: &Knobs) -> Observations {
         .saturating_add_signed(k.final_batch_offset);
     scrapes.push(scrape(
         steps::SCRAPE_FINAL,
-        searches,
+        tally,
         queries.len() as u32,
         seen(&embeds),
         texts(&embeds),
@@ -843,6 +905,7 @@ pub fn build(k: &Knobs) -> Observations {
             kind: "recorded".to_owned(),
             service_name: SERVICE.to_owned(),
             source_dir: None,
+            embed_model: "m".to_owned(),
         },
         startup: Startup {
             ready: true,
