@@ -45,6 +45,7 @@ fn ctx(obs: &Observations, strict: bool) -> Context<'_> {
         sut: &obs.sut.name,
         strict,
         phases: &obs.phases,
+        ..Context::default()
     }
 }
 
