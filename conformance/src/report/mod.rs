@@ -206,7 +206,13 @@ mod tests {
             "SHOULD error"
         );
         assert_eq!(exit_code(&[result("MET-010", Outcome::Error)], true), 1);
-        assert_eq!(exit_code(&[result("LNT-001", Outcome::Skip)], true), 0);
+        assert_eq!(exit_code(&[result("LNT-001", Outcome::Skip)], false), 0);
+        assert_eq!(
+            exit_code(&[result("LNT-001", Outcome::Skip)], true),
+            1,
+            "strict: a skipped MUST is not shown to hold"
+        );
+        assert_eq!(exit_code(&[result("LNT-003", Outcome::Skip)], true), 0);
         assert_eq!(
             exit_code(&[result("MET-002", Outcome::ExpectedFail)], true),
             0
