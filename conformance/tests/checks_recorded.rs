@@ -14,6 +14,7 @@ const IDS: [&str; 12] = [
     "TRC-009", "LOG-001", "RUN-001", "RUN-002",
 ];
 
+#[allow(clippy::unwrap_used)] // a test helper: a missing fixture fails the test
 fn recorded() -> Observations {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/observations/python-otel.json.gz");
@@ -25,6 +26,7 @@ fn recorded() -> Observations {
 }
 
 /// The results of the judged ids that did not pass.
+#[allow(clippy::unwrap_used)] // every judged id has a check
 fn unmet(obs: &Observations) -> Vec<CheckResult> {
     IDS.iter()
         .map(|id| checks::run_one(id, obs).unwrap())
@@ -46,6 +48,7 @@ fn only(obs: &Observations, id: &str, outcome: Outcome, says: &str) {
 }
 
 /// The traced MCP call's trace id.
+#[allow(clippy::unwrap_used)] // a test helper: the recorded run made the call
 fn mcp_trace(obs: &Observations) -> String {
     obs.mcp_at(steps::MCP_SEARCH)
         .next()

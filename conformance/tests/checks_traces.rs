@@ -294,6 +294,7 @@ fn log_001_no_records() {
 // ---------------------------------------------------------------------------
 // Catalog v3: verdicts a broken implementation could earn (issue 13).
 
+#[allow(clippy::unwrap_used)] // a test helper: the fixture has the span
 fn embed_span_id(obs: &codeintel_conformance::observe::Observations, trace: &str) -> String {
     obs.spans
         .iter()
@@ -480,10 +481,11 @@ fn trc_008_query_in_a_resource_and_in_an_exemplar() {
 
     let mut obs = good();
     let sc = obs.scrapes.last_mut().unwrap();
-    sc.body.push_str(&format!(
+    let exemplar = format!(
         "codeintel_x_bucket{{le=\"1\"}} 1 # {{trace_id=\"ab\",q=\"{}\"}} 0.2\n",
         common::MCP_QUERY.replace(' ', "_")
-    ));
+    );
+    sc.body.push_str(&exemplar);
     let r = checks::run_one("TRC-008", &obs).unwrap();
     assert_eq!(r.outcome, Outcome::Warn, "{}", r.message);
     assert!(r.message.contains("an exemplar"), "{}", r.message);

@@ -9,6 +9,7 @@ use codeintel_conformance::observe::{LintFinding, McpSuiteCheck, Observations, s
 use codeintel_conformance::report;
 use common::{T_FAULT, T_TRACEPARENT, good, only_unmet, says};
 
+#[allow(clippy::unwrap_used)] // a test helper: a missing exchange fails the test
 fn exchange<'a>(
     obs: &'a mut Observations,
     step: &str,
