@@ -56,7 +56,7 @@ pub const GROUPS: [(&str, &str); 7] = [
 ];
 
 /// Version of this catalog (see "Changes" in `REQUIREMENTS.md`).
-pub const VERSION: &str = "v2";
+pub const VERSION: &str = "v3";
 
 /// The prose catalog, for `explain`.
 pub const REQUIREMENTS_MD: &str = include_str!("../REQUIREMENTS.md");
@@ -79,7 +79,7 @@ const fn req(
 
 use Level::{Must, Should};
 
-static ALL: [Requirement; 36] = [
+static ALL: [Requirement; 37] = [
     req(
         "MET-001",
         Must,
@@ -186,8 +186,9 @@ static ALL: [Requirement; 36] = [
         Must,
         "TRC",
         "One semantic_search call, one trace: gather_channels, fuse, hydrate below the tool span",
-        "The mcp_search tool span's trace holds gather_channels, fuse and hydrate, each reaching \
-         the tool span through parent_span_id.",
+        "The mcp_search tool span's trace holds gather_channels, fuse and hydrate, each (every \
+         copy) reaching the tool span through parent_span_id; the trace holds no other tool call \
+         and no other request's trace id.",
     ),
     req(
         "TRC-003",
@@ -202,8 +203,8 @@ static ALL: [Requirement; 36] = [
         Must,
         "TRC",
         "The search trace holds an embedding span and a FAISS span",
-        "The mcp_search trace holds a span with gen_ai.operation.name = embeddings and a span \
-         named faiss* or with db.system(.name) = faiss.",
+        "Below the mcp_search tool span: a span with gen_ai.operation.name = embeddings and a \
+         span named faiss* or with db.system(.name) = faiss.",
     ),
     req(
         "TRC-005",
@@ -219,7 +220,8 @@ static ALL: [Requirement; 36] = [
         "TRC",
         "A failed embed call is an ERROR span with an exception, and the tool says so",
         "The mcp_search_embed_fault trace holds an embedding span with status ERROR and an \
-         exception event; the tool result is an error, has limits, or names the failure.",
+         exception event; the tool result is an error, has limits naming the dense channel or the \
+         embedding, or names the failure.",
     ),
     req(
         "TRC-007",
@@ -233,15 +235,26 @@ static ALL: [Requirement; 36] = [
         Should,
         "TRC",
         "No raw query text in attributes",
-        "No span or event attribute, log body or log attribute contains a query text the harness \
-         sent (8+ characters).",
+        "No span name, status message, attribute, event, resource or scope, log body, attribute \
+         or resource, nor scrape exemplar holds a query text the harness sent (8+ characters), \
+         raw, in another case, or as its words in order; no span at all fails.",
+    ),
+    req(
+        "TRC-009",
+        Must,
+        "TRC",
+        "OTLP exports decode and carry valid trace and span ids",
+        "The receiver refused no export, and every span and log record has well-formed ids (32 \
+         and 16 lowercase hex digits, not all zero). No span at all fails.",
     ),
     req(
         "LOG-001",
         Should,
         "LOG",
         "Log records carry the trace and span they were written in",
-        "A log record arrived whose trace id and span id are those of a received span.",
+        "A log record arrived whose trace id and span id are those of a received span of a \
+         request's trace (tool span, search stage, or search/MCP SERVER span), not only of a \
+         start-up span.",
     ),
     req(
         "API-001",
@@ -279,21 +292,25 @@ static ALL: [Requirement; 36] = [
         "RUN",
         "A runpack holds the trace's timeline",
         "GET /v1/runpack/{trace_id} answered 200 with a (gzip) tar holding timeline.jsonl of JSON \
-         lines.",
+         lines; the archive names that trace id and no other request's; an unknown trace id \
+         answers 4xx.",
     ),
     req(
         "RUN-002",
         Should,
         "RUN",
         "A run report names the failed stage and why",
-        "The failed run's runpack holds report.md naming a stage and the failure.",
+        "The failed run's runpack holds report.md with a line naming, as whole words, the stage \
+         that failed (the embedding path, or a stage the SUT marked ERROR) and the failure.",
     ),
     req(
         "LNT-001",
         Must,
         "LNT",
         "No legacy metric imports",
-        "codeintel-lint reported no LNT-001 finding (skipped without --source).",
+        "codeintel-lint reported no LNT-001 finding, with the suite's configuration (not the \
+         source's), over at least one file, every relevant file parsed (skipped without \
+         --source).",
     ),
     req(
         "LNT-002",

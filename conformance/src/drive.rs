@@ -650,6 +650,12 @@ impl<'a> Driver<'a> {
             }
         }
 
+        // A trace id no request had: a runpack must not be made up for it.
+        let unknown = Traceparent::random().trace_id;
+        let _ = self
+            .get(steps::RUNPACK_UNKNOWN, &format!("/v1/runpack/{unknown}"))
+            .await;
+
         if let Some(client) = mcp {
             let mut client = client;
             let _ = client.close_with_timeout(Duration::from_secs(2)).await;
@@ -1224,8 +1230,14 @@ impl<'a> Driver<'a> {
 
 /// Run the source lint (`codeintel-lint`, LNT-*) over `root`. CPU-bound:
 /// call it from a blocking task.
+///
+/// The lint runs with the suite's own configuration (the default allowed
+/// metrics modules), never with one the source tree declares: an
+/// implementation's `pyproject.toml` or `Cargo.toml` could otherwise allow or
+/// exclude its own offending files.
 pub fn lint_source(root: &Path) -> LintOutcome {
-    match codeintel_lint::lint_root(root) {
+    let config = codeintel_lint::Config::default();
+    match codeintel_lint::lint_paths(&[root.to_path_buf()], &config).map(|r| r.relative_to(root)) {
         Ok(report) => LintOutcome {
             root: root.to_path_buf(),
             files_checked: report.files_checked,
@@ -1426,6 +1438,33 @@ mod tests {
         );
         let missing = lint_source(&dir.path().join("nope"));
         assert!(missing.error.is_some());
+    }
+
+    #[test]
+    fn lint_source_ignores_the_configuration_the_source_declares() {
+        // An implementation that allows (and excludes) its own offending
+        // files in its pyproject.toml is still linted with the suite's rules.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[tool.codeintel-lint]\nallow = [\"**\"]\nexclude = [\"app.py\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("app.py"),
+            "from prometheus_client import Counter\nC = Counter('c', 'c')\n",
+        )
+        .unwrap();
+        let outcome = lint_source(dir.path());
+        assert_eq!(outcome.error, None);
+        assert_eq!(outcome.files_checked, 1, "{outcome:?}");
+        assert!(
+            outcome
+                .findings
+                .iter()
+                .any(|f| f.rule == "LNT-001" && f.path == "app.py"),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]

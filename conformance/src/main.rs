@@ -1,9 +1,10 @@
 //! `codeintel-conformance`: drive an implementation of the codeintel contract
 //! end to end and report every requirement by id.
 //!
-//! Exit codes: 0 every MUST holds (with `--strict`, every SHOULD too); 1 some
-//! requirement fails; 2 the harness itself failed (bad arguments or manifest,
-//! peers that could not start, missing fixtures, unwritable report files).
+//! Exit codes: 0 every MUST holds (with `--strict`, every SHOULD too, and no
+//! MUST was skipped); 1 some requirement fails; 2 the harness itself failed
+//! (bad arguments or manifest, peers that could not start, missing fixtures,
+//! unwritable report files).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -158,7 +159,7 @@ struct RunArgs {
     /// Write a Markdown report to FILE.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
-    /// SHOULD failures fail the run too.
+    /// SHOULD failures, and skipped MUSTs, fail the run too.
     #[arg(long)]
     strict: bool,
     /// Requirements expected to fail (`[expected]` id = "reason").
@@ -411,12 +412,48 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
 
     let (obs, results) = judge(target, &cfg, args.source.clone(), expected.as_ref()).await;
 
-    let ctx = Context {
+    let mut ctx = Context {
         sut: &obs.sut.name,
         strict: args.strict,
         phases: &obs.phases,
+        harness_errors: &obs.harness_errors,
+        startup_notes: &obs.startup.notes,
+        startup_error: obs.startup.error.as_deref(),
+        peer_errors: &obs.peer_errors,
+        exit_code: None,
     };
     let json_to_stdout = args.json.as_deref() == Some("-");
+    let phases: Vec<String> = obs
+        .phases
+        .iter()
+        .map(|p| format!("{} {} ms", p.phase, p.millis))
+        .collect();
+
+    if let Some(path) = &args.markdown {
+        write_file(
+            path,
+            &report::markdown::render(&results, &ctx),
+            "Markdown report",
+        )?;
+    }
+    if let Some(path) = &args.save_observations {
+        let text = serde_json::to_string_pretty(&obs)
+            .map_err(|e| HarnessError(format!("cannot serialise the observations: {e}")))?;
+        write_file(path, &text, "observations")?;
+    }
+    // The process's exit code, known before the JSON and JUnit reports are
+    // written so that they state it: 2 on harness errors (the gate does not
+    // run then), else the worst of the results and the telemetry gate.
+    let exit = if obs.harness_errors.is_empty() {
+        let gate_exit = run_gate(&args, &obs)?;
+        u8::try_from(report::exit_code(&results, args.strict))
+            .unwrap_or(1)
+            .max(gate_exit)
+    } else {
+        2
+    };
+    ctx.exit_code = Some(i32::from(exit));
+
     let table = report::table::render(
         &results,
         &ctx,
@@ -430,11 +467,6 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     } else {
         print!("{table}");
     }
-    let phases: Vec<String> = obs
-        .phases
-        .iter()
-        .map(|p| format!("{} {} ms", p.phase, p.millis))
-        .collect();
     eprintln!("codeintel-conformance: wall time: {}", phases.join(", "));
     eprintln!("codeintel-conformance: {}", mcp_suite_line(&obs));
 
@@ -450,27 +482,10 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     if let Some(path) = &args.junit {
         write_file(path, &report::junit::render(&results, &ctx), "JUnit report")?;
     }
-    if let Some(path) = &args.markdown {
-        write_file(
-            path,
-            &report::markdown::render(&results, &ctx),
-            "Markdown report",
-        )?;
+    for e in &obs.harness_errors {
+        eprintln!("codeintel-conformance: harness error: {e}");
     }
-    if let Some(path) = &args.save_observations {
-        let text = serde_json::to_string_pretty(&obs)
-            .map_err(|e| HarnessError(format!("cannot serialise the observations: {e}")))?;
-        write_file(path, &text, "observations")?;
-    }
-    if !obs.harness_errors.is_empty() {
-        for e in &obs.harness_errors {
-            eprintln!("codeintel-conformance: harness error: {e}");
-        }
-        return Ok(2);
-    }
-    let gate_exit = run_gate(&args, &obs)?;
-    let exit = u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1);
-    Ok(exit.max(gate_exit))
+    Ok(exit)
 }
 
 /// `run --baseline / --snapshot-out / --registry`: the telemetry gate on the

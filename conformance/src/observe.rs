@@ -53,6 +53,9 @@ pub mod steps {
     pub const RUNPACK: &str = "runpack";
     /// `GET /v1/runpack/{trace_id}` for a failed (fault-phase) search.
     pub const RUNPACK_FAILED: &str = "runpack_failed";
+    /// `GET /v1/runpack/{trace_id}` for a trace id no request had (RUN-001:
+    /// a canned archive is told from a real one).
+    pub const RUNPACK_UNKNOWN: &str = "runpack_unknown";
     /// The last scrape of the run.
     pub const SCRAPE_FINAL: &str = "scrape_final";
     /// One more scrape after `scrape_final`, asking for OpenMetrics with an

@@ -45,6 +45,7 @@ fn ctx(obs: &Observations, strict: bool) -> Context<'_> {
         sut: &obs.sut.name,
         strict,
         phases: &obs.phases,
+        ..Context::default()
     }
 }
 
@@ -103,7 +104,7 @@ fn bad_run_fails_exactly_the_broken_requirements() {
     let summary = report::Summary::of(&results).to_string();
     assert_eq!(
         summary,
-        "28 passed, 4 failed, 1 warned, 3 skipped, 0 errors"
+        "29 passed, 4 failed, 1 warned, 3 skipped, 0 errors"
     );
 }
 
@@ -114,7 +115,7 @@ fn table_summary_line_is_last_and_colour_is_optional() {
     let text = table::render(&results, &ctx(&obs, false), plain());
     assert_eq!(
         text.lines().last(),
-        Some("28 passed, 4 failed, 1 warned, 3 skipped, 0 errors")
+        Some("29 passed, 4 failed, 1 warned, 3 skipped, 0 errors")
     );
     assert!(!text.contains('\x1b'));
     for r in &results {
@@ -239,9 +240,10 @@ fn junit_parses_back_with_one_suite_per_group_and_one_case_per_id() {
             .contains("Expected HTTP 4xx for invalid Host/Origin headers, got 200")
     );
     assert!(case("MET-001").1.is_empty());
-    // Strict: the warning becomes a failure.
+    // Strict: the warning becomes a failure, and so do the two skipped MUSTs
+    // (LNT-001, LNT-002: no --source).
     let strict = parse_junit(&junit::render(&results, &ctx(&obs, true)));
-    assert_eq!(strict.root["failures"], "5");
+    assert_eq!(strict.root["failures"], "7");
 }
 
 #[test]

@@ -267,7 +267,7 @@ fn trc_008_query_text_in_an_attribute() {
     says(
         &r,
         &[
-            "span `search` attribute `codeintel.query` holds \"where is reciprocal rank fusion computed\"",
+            "span `search` attribute `codeintel.query` holds the raw query text \"where is reciprocal rank fusion computed\"",
         ],
     );
 }
@@ -289,4 +289,271 @@ fn log_001_no_records() {
     obs.logs.clear();
     let r = only_unmet(&obs, "LOG-001");
     says(&r, &["no log records arrived over OTLP"]);
+}
+
+// ---------------------------------------------------------------------------
+// Catalog v3: verdicts a broken implementation could earn (issue 13).
+
+#[allow(clippy::unwrap_used)] // a test helper: the fixture has the span
+fn embed_span_id(obs: &codeintel_conformance::observe::Observations, trace: &str) -> String {
+    obs.spans
+        .iter()
+        .find(|s| s.trace_id == trace && s.name == "embeddings m")
+        .unwrap()
+        .span_id
+        .clone()
+}
+
+#[test]
+fn trc_002_a_second_detached_copy_of_a_stage_breaks_one_call_one_trace() {
+    // hydrate below the tool span, and another `hydrate` in the same trace
+    // hanging off the SERVER span: two requests' spans in one trace.
+    let mut obs = good();
+    let mut stray = obs
+        .spans
+        .iter()
+        .find(|s| s.trace_id == T_MCP && s.name == "hydrate")
+        .unwrap()
+        .clone();
+    stray.span_id = "b1ffffffffffff01".into();
+    stray.parent_span_id = Some("b100000000000001".into());
+    obs.spans.push(stray);
+    let r = only_unmet(&obs, "TRC-002");
+    says(
+        &r,
+        &[
+            "1 more `hydrate` span(s) in trace",
+            "not below the tool span",
+        ],
+    );
+}
+
+#[test]
+fn trc_002_two_tool_calls_in_one_trace() {
+    // A long-lived trace: the fault call's spans joined the traced call's.
+    let mut obs = good();
+    for s in obs.spans.iter_mut().filter(|s| s.trace_id == T_FAULT) {
+        s.trace_id = T_MCP.into();
+    }
+    let results = common::by_id(checks::run_all(&obs));
+    let r = &results["TRC-002"];
+    assert_eq!(r.outcome, Outcome::Fail, "{}", r.message);
+    assert!(
+        r.message.contains("other tool call span(s)"),
+        "{}",
+        r.message
+    );
+}
+
+#[test]
+fn trc_002_the_trace_of_another_request() {
+    let mut obs = good();
+    let x = obs
+        .http
+        .iter_mut()
+        .find(|h| h.step == steps::SEARCH_PLAIN)
+        .unwrap();
+    x.trace_id_sent = Some(T_MCP.into());
+    let r = only_unmet(&obs, "TRC-002");
+    says(
+        &r,
+        &["is also the trace the harness sent with POST /v1/search"],
+    );
+}
+
+#[test]
+fn trc_004_embedding_span_in_the_trace_but_not_below_the_tool_span() {
+    // A new root with the same trace id (the context was half lost).
+    let mut obs = good();
+    for s in spans_named(&mut obs, "embeddings m") {
+        if s.trace_id == T_MCP {
+            s.parent_span_id = None;
+        }
+    }
+    let r = only_unmet(&obs, "TRC-004");
+    says(
+        &r,
+        &[
+            "the embedding span `embeddings m` is in the search trace",
+            "not below the tool span",
+        ],
+    );
+}
+
+#[test]
+fn trc_004_faiss_span_hung_off_the_server_span() {
+    let mut obs = good();
+    for s in spans_named(&mut obs, "faiss.search") {
+        if s.trace_id == T_MCP {
+            s.parent_span_id = Some("b100000000000001".into());
+        }
+    }
+    let r = only_unmet(&obs, "TRC-004");
+    says(
+        &r,
+        &["the FAISS span `faiss.search`", "not below the tool span"],
+    );
+}
+
+#[test]
+fn trc_006_limits_about_something_else_do_not_say_the_embedding_failed() {
+    let mut obs = good();
+    let call = obs
+        .mcp
+        .iter_mut()
+        .find(|m| m.step == steps::MCP_SEARCH_EMBED_FAULT)
+        .unwrap();
+    let structured = serde_json::json!({"findings": [], "limits": [{"code": "k_capped"}]});
+    call.result = Some(serde_json::json!({
+        "content": [{"type": "text", "text": structured.to_string()}],
+        "structuredContent": structured,
+    }));
+    let r = only_unmet(&obs, "TRC-006");
+    says(&r, &["the tool result does not say what failed"]);
+}
+
+#[test]
+fn trc_008_no_span_at_all_does_not_pass() {
+    let mut obs = good();
+    obs.spans.clear();
+    obs.logs.clear();
+    let r = checks::run_one("TRC-008", &obs).unwrap();
+    assert_eq!(r.outcome, Outcome::Warn, "{}", r.message);
+    assert!(r.message.contains("nothing to search"), "{}", r.message);
+}
+
+#[test]
+fn trc_008_query_lower_cased_into_a_span_name() {
+    let mut obs = good();
+    for s in spans_named(&mut obs, "sparse.search") {
+        s.name = format!("sparse {}", common::MCP_QUERY.to_lowercase());
+    }
+    let r = only_unmet(&obs, "TRC-008");
+    says(&r, &["a span name", "holds the raw query text"]);
+}
+
+#[test]
+fn trc_008_query_in_another_case_in_a_status_message() {
+    let mut obs = good();
+    let id = embed_span_id(&obs, T_FAULT);
+    let s = obs.spans.iter_mut().find(|s| s.span_id == id).unwrap();
+    s.status_message = format!(
+        "embedding {} failed",
+        common::MCP_FAULT_QUERY.to_uppercase()
+    );
+    let r = only_unmet(&obs, "TRC-008");
+    says(&r, &["status message holds the query text in another case"]);
+}
+
+#[test]
+fn trc_008_tokenised_query_in_an_array_attribute_of_an_event() {
+    let mut obs = good();
+    let id = embed_span_id(&obs, T_MCP);
+    let s = obs.spans.iter_mut().find(|s| s.span_id == id).unwrap();
+    let tokens: Vec<AttrValue> = ["reciprocal", "rank", "fusion", "computed"]
+        .iter()
+        .map(|t| AttrValue::Str((*t).into()))
+        .collect();
+    let mut attrs = codeintel_conformance::observe::Attributes::new();
+    attrs.insert("query.tokens".into(), AttrValue::Array(tokens));
+    s.events.push(codeintel_conformance::observe::SpanEvent {
+        name: "tokenised".into(),
+        attributes: attrs,
+    });
+    let r = only_unmet(&obs, "TRC-008");
+    says(
+        &r,
+        &["event `tokenised` attribute `query.tokens`", "normalised"],
+    );
+}
+
+#[test]
+fn trc_008_query_in_a_resource_and_in_an_exemplar() {
+    let mut obs = good();
+    for s in &mut obs.spans {
+        s.resource.insert(
+            "process.command_args".into(),
+            AttrValue::Str(format!("serve --warm '{}'", common::MCP_QUERY)),
+        );
+    }
+    let r = only_unmet(&obs, "TRC-008");
+    says(&r, &["a span resource attribute `process.command_args`"]);
+
+    let mut obs = good();
+    let sc = obs.scrapes.last_mut().unwrap();
+    let exemplar = format!(
+        "codeintel_x_bucket{{le=\"1\"}} 1 # {{trace_id=\"ab\",q=\"{}\"}} 0.2\n",
+        common::MCP_QUERY.replace(' ', "_")
+    );
+    sc.body.push_str(&exemplar);
+    let r = checks::run_one("TRC-008", &obs).unwrap();
+    assert_eq!(r.outcome, Outcome::Warn, "{}", r.message);
+    assert!(r.message.contains("an exemplar"), "{}", r.message);
+}
+
+#[test]
+fn trc_008_short_and_unrelated_words_are_not_leaks() {
+    use codeintel_conformance::checks::traces::leaks;
+    assert!(leaks("fuse", "where is reciprocal rank fusion computed").is_none());
+    assert!(leaks("SELECT path FROM chunks", "open the duckdb catalog").is_none());
+    assert!(leaks("sparse.search", "tantivy bm25 sparse channel").is_none());
+    assert!(
+        leaks("rank fusion", "reciprocal rank fusion").is_none(),
+        "a part is not the query"
+    );
+    assert!(leaks("RECIPROCAL-RANK-FUSION", "reciprocal rank fusion").is_some());
+}
+
+#[test]
+fn trc_009_malformed_ids_and_refused_exports_fail_by_name() {
+    let mut obs = good();
+    obs.spans[0].trace_id = "00000000000000000000000000000000".into();
+    let r = only_unmet(&obs, "TRC-009");
+    says(&r, &["span `GET /readyz` has a malformed trace id"]);
+
+    let mut obs = good();
+    obs.spans[1].span_id = "abcd".into();
+    let results = common::by_id(checks::run_all(&obs));
+    assert_eq!(results["TRC-009"].outcome, Outcome::Fail);
+    assert!(results["TRC-009"].message.contains("span id `abcd`"));
+
+    let mut obs = good();
+    obs.logs[0].span_id = Some("xyz".into());
+    let results = common::by_id(checks::run_all(&obs));
+    assert_eq!(results["TRC-009"].outcome, Outcome::Fail);
+
+    let mut obs = good();
+    obs.peer_errors.push(
+        "OTLP /v1/traces: refused a 12-byte payload (Content-Type application/x-protobuf): bad wire type"
+            .into(),
+    );
+    let r = only_unmet(&obs, "TRC-009");
+    says(&r, &["the receiver refused an export", "bad wire type"]);
+}
+
+#[test]
+fn log_001_only_a_start_up_record_is_correlated() {
+    let mut obs = good();
+    let mut load = common::span(
+        "5555555555555555555555555555555a",
+        "e000000000000001",
+        None,
+        "index.load",
+        SpanKind::Internal,
+        500,
+    );
+    load.attributes.clear();
+    obs.spans.push(load);
+    obs.logs[0].trace_id = Some("5555555555555555555555555555555a".into());
+    obs.logs[0].span_id = Some("e000000000000001".into());
+    let mut request_log = obs.logs[0].clone();
+    request_log.trace_id = None;
+    request_log.span_id = None;
+    request_log.body = "search answered: 10 findings".into();
+    obs.logs.push(request_log);
+    let r = only_unmet(&obs, "LOG-001");
+    says(
+        &r,
+        &["carry the ids of a received span, but none of a request's trace"],
+    );
 }

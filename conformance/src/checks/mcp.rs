@@ -117,7 +117,18 @@ fn judge_run(id: &str, run: &McpScenarioRun) -> CheckResult {
     }
     let passed = run.checks.iter().filter(|c| c.status == "SUCCESS").count();
     let warnings = quoted(run, "WARNING", 200);
-    if passed == 0 && warnings.is_empty() {
+    if passed == 0 && !warnings.is_empty() {
+        return CheckResult::fail(
+            id,
+            format!(
+                "the official MCP scenario `{scenario}` reported no SUCCESS check, only warnings \
+                 (a pass needs at least one SUCCESS): {}",
+                warnings.join("; ")
+            ),
+        )
+        .with_evidence(lines);
+    }
+    if passed == 0 {
         let why: Vec<String> = run
             .checks
             .iter()

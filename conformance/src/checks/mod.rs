@@ -154,7 +154,7 @@ fn level_of(id: &str) -> Level {
 /// A check function.
 pub type Check = fn(&Observations) -> CheckResult;
 
-static REGISTRY: [(&str, Check); 36] = [
+static REGISTRY: [(&str, Check); 37] = [
     ("MET-001", metrics::met_001),
     ("MET-002", metrics::met_002),
     ("MET-003", metrics::met_003),
@@ -175,6 +175,7 @@ static REGISTRY: [(&str, Check); 36] = [
     ("TRC-006", traces::trc_006),
     ("TRC-007", traces::trc_007),
     ("TRC-008", traces::trc_008),
+    ("TRC-009", traces::trc_009),
     ("LOG-001", logs::log_001),
     ("API-001", api::api_001),
     ("API-002", api::api_002),

@@ -168,15 +168,114 @@ pub fn run_001(obs: &Observations) -> CheckResult {
         )
         .with_evidence(evidence);
     }
+    let requested = requested_trace(&x.path);
+    let mentions = |hay: &str| hay.to_ascii_lowercase().contains(&requested);
+    if requested.is_empty()
+        || !files
+            .iter()
+            .any(|(p, d)| mentions(p) || mentions(&String::from_utf8_lossy(d)))
+    {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "the runpack of {} never names the trace id asked for ({requested}): nothing ties \
+                 it to that trace (a canned or another run's archive); write the trace id into \
+                 the timeline events or the archive's files",
+                x.path
+            ),
+        )
+        .with_evidence(evidence);
+    }
+    let known = known_trace_ids(obs);
+    let foreign: Vec<String> = hex_words(&text, 32)
+        .into_iter()
+        .filter(|t| *t != requested && known.contains(t))
+        .collect();
+    if let Some(other) = foreign.first() {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "`{path}` of the runpack for trace {requested} holds events of another request's \
+                 trace {other}: a runpack holds that trace's timeline only"
+            ),
+        )
+        .with_evidence(evidence);
+    }
+    let unknown = match unknown_probe(obs) {
+        Ok(line) => line,
+        Err(msg) => return CheckResult::fail(ID, msg).with_evidence(evidence),
+    };
     CheckResult::pass(
         ID,
         format!(
-            "{} file(s); `{path}` has {} event(s)",
+            "{} file(s) naming trace {requested}; `{path}` has {} event(s); {unknown}",
             files.len(),
             lines.len()
         ),
     )
     .with_evidence(evidence)
+}
+
+/// The trace id a runpack request asked for: the last path segment, lower-case.
+fn requested_trace(path: &str) -> String {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// Runs of exactly `len` hex digits in `text` (lower-cased), whole words.
+fn hex_words(text: &str, len: usize) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_hexdigit())
+        .filter(|w| w.len() == len)
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Trace ids of this run's requests: sent by the harness, or seen on spans.
+fn known_trace_ids(obs: &Observations) -> std::collections::HashSet<String> {
+    obs.http
+        .iter()
+        .filter_map(|h| h.trace_id_sent.clone())
+        .chain(obs.mcp.iter().filter_map(|m| m.trace_id_sent.clone()))
+        .chain(obs.spans.iter().map(|s| s.trace_id.clone()))
+        .map(|t| t.to_ascii_lowercase())
+        .collect()
+}
+
+/// The runpack asked for a trace id no request had must not be an archive.
+fn unknown_probe(obs: &Observations) -> Result<String, String> {
+    let Some(x) = obs.http_at(steps::RUNPACK_UNKNOWN).next() else {
+        return Err(format!(
+            "the drive did not ask for the runpack of an unknown trace id (step `{}`), so a \
+             canned archive cannot be told from a real one",
+            steps::RUNPACK_UNKNOWN
+        ));
+    };
+    match x.status {
+        Some(s) if (400..500).contains(&s) => Ok(format!(
+            "{} {} (a trace id no request had) answered {s}",
+            x.method, x.path
+        )),
+        Some(s) => Err(format!(
+            "{} {} asks for a trace id no request had, and answered {s}{}: answer 404 for an \
+             unknown trace id, not a canned runpack",
+            x.method,
+            x.path,
+            if x.body_base64.is_some() {
+                " with an archive"
+            } else {
+                ""
+            }
+        )),
+        None => Err(format!(
+            "{} {} (a trace id no request had) got no answer ({}): answer 404",
+            x.method,
+            x.path,
+            x.error.as_deref().unwrap_or("no status")
+        )),
+    }
 }
 
 /// Stage words a run report may name.
@@ -210,22 +309,77 @@ const FAILURE_WORDS: [&str; 9] = [
     "stopped",
 ];
 
+/// Whether `word` (a lower-case word of a line) is the failure word `w`:
+/// numbers exactly (`500`, not `1500`), words and their inflections
+/// (`fail` → `failed`, `failure`; `error` → `errors`).
+fn is_failure_word(word: &str, w: &str) -> bool {
+    if w.bytes().all(|b| b.is_ascii_digit()) {
+        word == w
+    } else {
+        word.starts_with(w)
+    }
+}
+
+/// The failure word on `lower` (a lower-cased line), matched as whole words.
+fn failure_word(lower: &str) -> Option<&'static str> {
+    // A `.` inside a word stays (`0.500` is not `500`); one ending a
+    // sentence does not (`500.` is).
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    FAILURE_WORDS.iter().copied().find(|fw| {
+        let parts: Vec<&str> = fw.split(' ').collect();
+        words.windows(parts.len()).any(|win| {
+            win.iter()
+                .zip(&parts)
+                .all(|(word, part)| is_failure_word(word, part))
+        })
+    })
+}
+
 /// The first line of `text` that names a stage (as a whole word, in any case)
-/// and, on the same line, what failed: `(line, stage, failure word)`.
+/// and, on the same line, what failed (as a whole word): `(line, stage,
+/// failure word)`, the stage being the first one the line names.
 ///
 /// One line must say both, so a report whose stage table says `ok` and whose
-/// text says "no error" elsewhere does not pass as naming a failure.
+/// text says "no error" elsewhere does not pass as naming a failure, and
+/// `1500 ms` is not the failure `500`.
 fn failed_stage_line(text: &str) -> Option<(&str, &'static str, &'static str)> {
     text.lines().find_map(|line| {
         let lower = line.to_ascii_lowercase();
-        let stage = STAGES.iter().find(|s| {
-            lower
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .any(|w| w == **s)
-        })?;
-        let word = FAILURE_WORDS.iter().find(|w| lower.contains(*w))?;
-        Some((line.trim(), *stage, *word))
+        let stage = lower
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .find_map(|w| STAGES.iter().find(|s| **s == w))?;
+        let word = failure_word(&lower)?;
+        Some((line.trim(), *stage, word))
     })
+}
+
+/// The stages a report may name for the failed run: the harness made the
+/// embeddings server fail, so the embedding path (`embed`, `dense`,
+/// `gather_channels`), plus the stage words of the spans the implementation
+/// itself marked ERROR in that trace.
+fn failed_stages(obs: &Observations, trace: &str) -> Vec<String> {
+    let mut out: Vec<String> = ["embed", "dense", "gather_channels"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    for s in obs.trace(trace) {
+        if s.status == crate::observe::StatusCode::Error {
+            for w in s
+                .name
+                .to_ascii_lowercase()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            {
+                if STAGES.contains(&w) && !out.iter().any(|o| o == w) {
+                    out.push(w.to_owned());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// RUN-002: a run report names the failed stage and why.
@@ -243,6 +397,22 @@ pub fn run_002(obs: &Observations) -> CheckResult {
     let text = String::from_utf8_lossy(data);
     let mut evidence = evidence;
     evidence.push(format!("report.md: {}", excerpt(&text, 300)));
+    let expected = failed_stages(obs, &requested_trace(&x.path));
+    if let Some((line, stage, _)) = failed_stage_line(&text)
+        && !expected.iter().any(|e| e == stage)
+    {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "report.md says stage `{stage}` failed (\"{}\"), but the run failed in its \
+                 embedding (the harness's embeddings server answered 500): name the stage that \
+                 failed ({})",
+                excerpt(line, 160),
+                expected.join(", ")
+            ),
+        )
+        .with_evidence(evidence);
+    }
     if let Some((line, stage, word)) = failed_stage_line(&text) {
         return CheckResult::pass(
             ID,
@@ -308,6 +478,39 @@ mod tests {
         assert!(failed_stage_line("| gate | ok |\n| embed | ok |\n\nNo error.\n").is_none());
         // Stage words count only as whole words.
         assert!(failed_stage_line("embeddings failed").is_none());
+    }
+
+    #[test]
+    fn failure_words_are_whole_words() {
+        // `1500 ms` is not the failure `500`; `errorless` would be, by design.
+        assert!(failed_stage_line("| embed | ok | 1500 |").is_none());
+        assert!(failed_stage_line("| fuse | ok | 0.500 |").is_none());
+        assert_eq!(
+            failed_stage_line("Stage `embed` failed: HTTP 500.").map(|t| t.1),
+            Some("embed")
+        );
+        assert!(failed_stage_line("stage embed: terrorist").is_none());
+        assert_eq!(
+            failed_stage_line("embed: timed out after 2 s").map(|t| t.2),
+            Some("timed out")
+        );
+        assert_eq!(
+            failed_stage_line("embed answered HTTP 500").map(|t| t.2),
+            Some("500")
+        );
+    }
+
+    #[test]
+    fn hex_words_and_requested_trace() {
+        assert_eq!(requested_trace("/v1/runpack/ABCdef"), "abcdef");
+        let t = "a".repeat(32);
+        assert_eq!(
+            hex_words(
+                &format!("{{\"trace_id\":\"{t}\",\"x\":\"{}\"}}", "b".repeat(33)),
+                32
+            ),
+            vec![t]
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 use super::{CheckResult, capped};
 use crate::observe::Observations;
 
+/// The lint's rule for a file it could not parse (not UTF-8, syntax error).
+const PARSE_ERROR_RULE: &str = "LNT-000";
+
 fn lint_rule(obs: &Observations, id: &str, what: &str, fix: &str) -> CheckResult {
     let Some(lint) = &obs.lint else {
         return CheckResult::skip(id, "no --source given: the source lint did not run");
@@ -16,6 +19,36 @@ fn lint_rule(obs: &Observations, id: &str, what: &str, fix: &str) -> CheckResult
         .filter(|f| f.rule == id)
         .map(|f| format!("{}:{}:{}: {}", f.path, f.line, f.column, f.message))
         .collect();
+    if findings.is_empty() && lint.files_checked == 0 {
+        return CheckResult::error(
+            id,
+            format!(
+                "the source lint checked 0 files under {}: it holds no Rust or Python file the \
+                 lint reads, so nothing was judged (point source_dir / --source at the \
+                 implementation's source)",
+                lint.root.display()
+            ),
+        );
+    }
+    let unparsed: Vec<String> = lint
+        .findings
+        .iter()
+        .filter(|f| f.rule == PARSE_ERROR_RULE)
+        .map(|f| format!("{}:{}:{}: {}", f.path, f.line, f.column, f.message))
+        .collect();
+    if findings.is_empty() && !unparsed.is_empty() {
+        return CheckResult::error(
+            id,
+            format!(
+                "{} file(s) under {} could not be parsed, so no {what} is shown absent there \
+                 (first: {})",
+                unparsed.len(),
+                lint.root.display(),
+                unparsed[0]
+            ),
+        )
+        .with_evidence(capped(unparsed, 20));
+    }
     if findings.is_empty() {
         return CheckResult::pass(
             id,

@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{
-    CheckResult, capped, excerpt, limits_of, query_texts, tool_result_json, tool_result_texts,
+    CheckResult, capped, excerpt, limits_name_dense, limits_of, query_texts, tool_result_json,
+    tool_result_texts,
 };
 use crate::observe::{
     AttrValue, McpExchange, Observations, SpanKind, SpanRecord, StatusCode, steps,
@@ -336,11 +337,13 @@ pub fn trc_002(obs: &Observations) -> CheckResult {
             problems.push(format!("no span named `{name}` was received{hint}"));
         }
     }
+    problems.extend(one_trace_problems(obs, &call, &by_id));
     if problems.is_empty() {
         CheckResult::pass(
             ID,
             format!(
-                "gather_channels, fuse and hydrate below `{}` in trace {tid}",
+                "gather_channels, fuse and hydrate below `{}` in trace {tid}, a trace of this \
+                 call alone",
                 call.span.name
             ),
         )
@@ -348,6 +351,84 @@ pub fn trc_002(obs: &Observations) -> CheckResult {
     } else {
         CheckResult::fail(ID, problems.join("; ")).with_evidence(evidence)
     }
+}
+
+/// Stage spans whose every copy in the call's trace must sit below its tool
+/// span.
+const STAGES: [&str; 3] = ["gather_channels", "fuse", "hydrate"];
+
+/// What makes the call's trace not "one call, one trace": another tool call
+/// in it, another request's trace id, or a stage span of the trace outside
+/// the call's tool span (a shared or long-lived trace).
+fn one_trace_problems(
+    obs: &Observations,
+    call: &ToolCall<'_>,
+    by_id: &HashMap<String, &SpanRecord>,
+) -> Vec<String> {
+    let tid = call.span.trace_id.as_str();
+    let mut problems = Vec::new();
+    let other_tools: Vec<&SpanRecord> = by_id
+        .values()
+        .copied()
+        .filter(|s| {
+            is_tool_span(s)
+                && s.span_id != call.span.span_id
+                && descends(s, &call.span.span_id, by_id).is_err()
+                && descends(call.span, &s.span_id, by_id).is_err()
+        })
+        .collect();
+    if let Some(other) = other_tools.first() {
+        problems.push(format!(
+            "trace {tid} holds {} other tool call span(s) besides this call's (e.g. `{}` {}): \
+             each call must be its own trace, not share a long-lived or global one",
+            other_tools.len(),
+            other.name,
+            other.span_id
+        ));
+    }
+    let shared_with: Vec<String> = obs
+        .http
+        .iter()
+        .filter(|h| h.trace_id_sent.as_deref() == Some(tid))
+        .map(|h| format!("{} {} ({})", h.method, h.path, h.step))
+        .chain(
+            obs.mcp
+                .iter()
+                .filter(|m| {
+                    !std::ptr::eq(*m, call.exchange) && m.trace_id_sent.as_deref() == Some(tid)
+                })
+                .map(|m| format!("{} ({})", m.method, m.step)),
+        )
+        .collect();
+    if let Some(first) = shared_with.first() {
+        problems.push(format!(
+            "trace {tid} is also the trace the harness sent with {first}: spans of another \
+             request joined this call's trace"
+        ));
+    }
+    for name in STAGES {
+        let stray: Vec<&SpanRecord> = by_id
+            .values()
+            .copied()
+            .filter(|s| s.name.eq_ignore_ascii_case(name))
+            .filter(|s| descends(s, &call.span.span_id, by_id).is_err())
+            .collect();
+        let below = by_id.values().any(|s| {
+            s.name.eq_ignore_ascii_case(name) && descends(s, &call.span.span_id, by_id).is_ok()
+        });
+        if below && let Some(s) = stray.first() {
+            let why = descends(s, &call.span.span_id, by_id)
+                .err()
+                .unwrap_or_default();
+            problems.push(format!(
+                "{} more `{name}` span(s) in trace {tid} are not below the tool span (first \
+                 {}: {why}): one call, one trace, every stage below its tool span",
+                stray.len(),
+                s.span_id
+            ));
+        }
+    }
+    problems
 }
 
 /// TRC-003: the tool span names the tool and the MCP method.
@@ -415,9 +496,19 @@ pub fn trc_004(obs: &Observations) -> CheckResult {
         ),
     ];
     let mut found = Vec::new();
+    let by_id = index(obs, tid);
+    let tool = call.span.span_id.as_str();
     for (what, pred, how) in kinds {
-        if let Some(s) = obs.trace(tid).find(|s| pred(s)) {
+        let in_trace: Vec<&SpanRecord> = obs.trace(tid).filter(|s| pred(s)).collect();
+        if let Some(s) = in_trace.iter().find(|s| descends(s, tool, &by_id).is_ok()) {
             found.push(format!("{what} `{}`", s.name));
+        } else if let Some(s) = in_trace.first() {
+            let why = descends(s, tool, &by_id).err().unwrap_or_default();
+            problems.push(format!(
+                "the {what} `{}` is in the search trace {tid} but not below the tool span `{}`: \
+                 {why}",
+                s.name, call.span.name
+            ));
         } else if let Some(s) = obs.spans.iter().find(|s| pred(s)) {
             problems.push(format!(
                 "the {what} `{}` is in trace {}, not in the search trace {tid}",
@@ -428,8 +519,15 @@ pub fn trc_004(obs: &Observations) -> CheckResult {
         }
     }
     if problems.is_empty() {
-        CheckResult::pass(ID, format!("{} in trace {tid}", found.join(" and ")))
-            .with_evidence(evidence)
+        CheckResult::pass(
+            ID,
+            format!(
+                "{} below `{}` in trace {tid}",
+                found.join(" and "),
+                call.span.name
+            ),
+        )
+        .with_evidence(evidence)
     } else {
         CheckResult::fail(ID, problems.join("; ")).with_evidence(evidence)
     }
@@ -564,8 +662,8 @@ pub fn trc_006(obs: &Observations) -> CheckResult {
     }
     if !result_says {
         problems.push(
-            "the tool result does not say what failed (no isError, no `limits` entry, no mention \
-             of the embedding failure)"
+            "the tool result does not say what failed (no isError, no `limits` entry naming the \
+             dense channel or the embedding, no mention of the embedding failure)"
                 .to_owned(),
         );
     }
@@ -593,7 +691,7 @@ fn result_names_failure(x: &McpExchange) -> bool {
     if tool_result_json(result)
         .as_ref()
         .and_then(limits_of)
-        .is_some_and(|l| !l.is_empty())
+        .is_some_and(|l| limits_name_dense(l))
     {
         return true;
     }
@@ -656,7 +754,194 @@ pub fn trc_007(obs: &Observations) -> CheckResult {
     CheckResult::pass(ID, msg).with_evidence(evidence)
 }
 
-/// TRC-008: no raw query text in attributes or logs.
+/// Whether `id` is `len` lowercase hex digits, not all zero (a valid W3C /
+/// OTLP trace or span id).
+pub fn valid_id(id: &str, len: usize) -> bool {
+    id.len() == len
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && id.bytes().any(|b| b != b'0')
+}
+
+/// TRC-009: every OTLP export decodes, and every span and log record carries
+/// well-formed ids.
+pub fn trc_009(obs: &Observations) -> CheckResult {
+    const ID: &str = "TRC-009";
+    let mut problems: Vec<String> = obs
+        .peer_errors
+        .iter()
+        .map(|e| format!("the receiver refused an export: {}", excerpt(e, 200)))
+        .collect();
+    for s in &obs.spans {
+        let mut bad = Vec::new();
+        if !valid_id(&s.trace_id, 32) {
+            bad.push(format!("trace id `{}`", excerpt(&s.trace_id, 40)));
+        }
+        if !valid_id(&s.span_id, 16) {
+            bad.push(format!("span id `{}`", excerpt(&s.span_id, 40)));
+        }
+        if let Some(p) = s.parent_span_id.as_deref()
+            && !valid_id(p, 16)
+        {
+            bad.push(format!("parent span id `{}`", excerpt(p, 40)));
+        }
+        if !bad.is_empty() {
+            problems.push(format!(
+                "span `{}` has a malformed {} (trace ids are 16 bytes, span ids 8, not all zero)",
+                excerpt(&s.name, 60),
+                bad.join(", ")
+            ));
+        }
+    }
+    for l in &obs.logs {
+        let trace_ok = l.trace_id.as_deref().is_none_or(|t| valid_id(t, 32));
+        let span_ok = l.span_id.as_deref().is_none_or(|t| valid_id(t, 16));
+        if !trace_ok || !span_ok {
+            problems.push(format!(
+                "log record \"{}\" has a malformed trace id `{}` or span id `{}`",
+                excerpt(&l.body, 60),
+                l.trace_id.as_deref().unwrap_or("-"),
+                l.span_id.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        let n = problems.len();
+        return CheckResult::fail(
+            ID,
+            format!(
+                "{}{}: export OTLP the collector can read (valid protobuf or JSON, valid ids)",
+                problems[0],
+                if n > 1 {
+                    format!(" (and {} more)", n - 1)
+                } else {
+                    String::new()
+                }
+            ),
+        )
+        .with_evidence(capped(problems, 12));
+    }
+    if obs.spans.is_empty() {
+        return CheckResult::fail(ID, no_spans_message(obs));
+    }
+    CheckResult::pass(
+        ID,
+        format!(
+            "every export decoded; {} span(s) and {} log record(s) with well-formed ids",
+            obs.spans.len(),
+            obs.logs.len()
+        ),
+    )
+}
+
+/// Words a normalised query text may lose without hiding it (a leak that
+/// drops them is still a leak).
+const STOP_WORDS: [&str; 24] = [
+    "a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "is", "are", "how", "what",
+    "where", "which", "when", "who", "with", "by", "at", "be", "do", "does",
+];
+
+/// Lower-cased alphanumeric tokens of `text`, stop words dropped: the form a
+/// query keeps when an implementation lower-cases or tokenises it.
+pub fn query_tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+/// How `haystack` holds `query`: its raw text (any case), or its tokens in
+/// order (lower-cased, tokenised, stop words dropped; two tokens or more).
+pub fn leaks(haystack: &str, query: &str) -> Option<&'static str> {
+    if haystack.contains(query) {
+        return Some("the raw query text");
+    }
+    if haystack.to_lowercase().contains(&query.to_lowercase()) {
+        return Some("the query text in another case");
+    }
+    let q = query_tokens(query);
+    if q.len() < 2 {
+        return None;
+    }
+    let h = query_tokens(haystack);
+    h.windows(q.len())
+        .any(|w| w == q.as_slice())
+        .then_some("the query's words, normalised (lower-cased or tokenised)")
+}
+
+/// The text of an attribute value (array items joined by spaces).
+fn value_text(v: &AttrValue) -> Option<String> {
+    match v {
+        AttrValue::Str(s) => Some(s.clone()),
+        AttrValue::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(value_text).collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        }
+        _ => None,
+    }
+}
+
+/// Every text the telemetry carries, each with where it was found: span
+/// names, status messages, attributes, events, resources, scopes; log
+/// bodies, attributes and resources; exemplars of the scrapes.
+fn telemetry_texts(obs: &Observations) -> Vec<(String, String)> {
+    fn attrs(out: &mut Vec<(String, String)>, owner: &str, map: &crate::observe::Attributes) {
+        for (k, v) in map {
+            if let Some(t) = value_text(v) {
+                out.push((format!("{owner} attribute `{k}`"), t));
+            }
+        }
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut resources_seen = HashSet::new();
+    for s in &obs.spans {
+        let owner = format!("span `{}`", excerpt(&s.name, 60));
+        out.push((
+            format!("a span name (`{}`)", excerpt(&s.name, 60)),
+            s.name.clone(),
+        ));
+        if !s.status_message.is_empty() {
+            out.push((format!("{owner} status message"), s.status_message.clone()));
+        }
+        attrs(&mut out, &owner, &s.attributes);
+        for e in &s.events {
+            out.push((format!("{owner} event name"), e.name.clone()));
+            attrs(
+                &mut out,
+                &format!("{owner} event `{}`", e.name),
+                &e.attributes,
+            );
+        }
+        let key = format!("{:?}|{}", s.resource, s.scope);
+        if resources_seen.insert(key) {
+            attrs(&mut out, "a span resource", &s.resource);
+            out.push(("a span's instrumentation scope".to_owned(), s.scope.clone()));
+        }
+    }
+    for l in &obs.logs {
+        out.push(("a log record's body".to_owned(), l.body.clone()));
+        attrs(&mut out, "a log record's", &l.attributes);
+        let key = format!("{:?}", l.resource);
+        if resources_seen.insert(key) {
+            attrs(&mut out, "a log resource", &l.resource);
+        }
+    }
+    for sc in &obs.scrapes {
+        for line in sc.body.lines() {
+            if let Some((_, exemplar)) = line.split_once(" # {") {
+                out.push((
+                    format!("an exemplar in the `{}` scrape", sc.step),
+                    exemplar.to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// TRC-008: no raw query text in the telemetry.
 pub fn trc_008(obs: &Observations) -> CheckResult {
     const ID: &str = "TRC-008";
     let queries = query_texts(obs);
@@ -666,68 +951,48 @@ pub fn trc_008(obs: &Observations) -> CheckResult {
             "the harness recorded no query text of 8 characters or more",
         );
     }
-    let holds = |v: &AttrValue| -> Option<&String> {
-        match v {
-            AttrValue::Str(s) => queries.iter().find(|q| s.contains(q.as_str())),
-            AttrValue::Array(items) => items.iter().find_map(|i| match i {
-                AttrValue::Str(s) => queries.iter().find(|q| s.contains(q.as_str())),
-                _ => None,
-            }),
-            _ => None,
-        }
-    };
-    let mut hits = Vec::new();
-    for s in &obs.spans {
-        for (k, v) in &s.attributes {
-            if let Some(q) = holds(v) {
-                hits.push(format!(
-                    "span `{}` attribute `{k}` holds \"{}\"",
-                    s.name,
-                    excerpt(q, 60)
-                ));
-            }
-        }
-        for e in &s.events {
-            for (k, v) in &e.attributes {
-                if let Some(q) = holds(v) {
-                    hits.push(format!(
-                        "span `{}` event `{}` attribute `{k}` holds \"{}\"",
-                        s.name,
-                        e.name,
-                        excerpt(q, 60)
-                    ));
-                }
-            }
-        }
+    if obs.spans.is_empty() {
+        return CheckResult::fail(
+            ID,
+            format!(
+                "{}: with no span there is nothing to search for query text, so the requirement \
+                 is not shown to hold ({} log record(s) were received)",
+                no_spans_message(obs),
+                obs.logs.len()
+            ),
+        );
     }
-    for l in &obs.logs {
-        if let Some(q) = queries.iter().find(|q| l.body.contains(q.as_str())) {
-            hits.push(format!("a log record's body holds \"{}\"", excerpt(q, 60)));
-        }
-        for (k, v) in &l.attributes {
-            if let Some(q) = holds(v) {
-                hits.push(format!(
-                    "a log record's attribute `{k}` holds \"{}\"",
-                    excerpt(q, 60)
-                ));
-            }
+    let texts = telemetry_texts(obs);
+    let mut hits = Vec::new();
+    for (where_, text) in &texts {
+        if let Some((q, how)) = queries
+            .iter()
+            .find_map(|q| leaks(text, q).map(|how| (q, how)))
+        {
+            hits.push(format!(
+                "{where_} holds {how} \"{}\" (in \"{}\")",
+                excerpt(q, 60),
+                excerpt(text, 100)
+            ));
         }
     }
     if hits.is_empty() {
         CheckResult::pass(
             ID,
             format!(
-                "none of {} query text(s) appears in {} span(s) or {} log record(s)",
+                "none of {} query text(s), raw or normalised, appears in {} span(s), {} log \
+                 record(s) or the scrapes' exemplars ({} texts searched)",
                 queries.len(),
                 obs.spans.len(),
-                obs.logs.len()
+                obs.logs.len(),
+                texts.len()
             ),
         )
     } else {
         CheckResult::fail(
             ID,
             format!(
-                "{}{}: record a hash or the length of the query, not its text",
+                "{}{}: record a hash or the length of the query, not its text (nor its words)",
                 hits[0],
                 if hits.len() > 1 {
                     format!(" (and {} more)", hits.len() - 1)

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Context, Summary, exit_code};
+use super::{Context, Summary};
 use crate::catalog::Level;
 use crate::checks::{CheckResult, Outcome};
 use crate::observe::PhaseTiming;
@@ -16,6 +16,10 @@ struct Report<'a> {
     exit_code: i32,
     summary: Summary,
     phases: &'a [PhaseTiming],
+    harness_errors: &'a [String],
+    startup_notes: &'a [String],
+    startup_error: Option<&'a str>,
+    peer_errors: &'a [String],
     results: Vec<Item<'a>>,
 }
 
@@ -37,9 +41,13 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>) -> String {
         catalog: crate::catalog::VERSION,
         sut: ctx.sut,
         strict: ctx.strict,
-        exit_code: exit_code(results, ctx.strict),
+        exit_code: ctx.exit_code(results),
         summary: Summary::of(results),
         phases: ctx.phases,
+        harness_errors: ctx.harness_errors,
+        startup_notes: ctx.startup_notes,
+        startup_error: ctx.startup_error,
+        peer_errors: ctx.peer_errors,
         results: results
             .iter()
             .map(|r| Item {
@@ -74,7 +82,7 @@ mod tests {
             &Context {
                 sut: "ref",
                 strict: true,
-                phases: &[],
+                ..Context::default()
             },
         );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -91,5 +99,34 @@ mod tests {
                 .unwrap()
                 .contains("scrape")
         );
+    }
+
+    #[test]
+    fn carries_harness_errors_notes_and_the_process_exit_code() {
+        let results = vec![CheckResult::pass("MET-001", "ok")];
+        let errors = vec!["drive: golden file missing".to_owned()];
+        let notes = vec!["opened the embeddings gate early".to_owned()];
+        let peers = vec!["OTLP /v1/traces: refused a 3-byte payload".to_owned()];
+        let text = render(
+            &results,
+            &Context {
+                sut: "x",
+                harness_errors: &errors,
+                startup_notes: &notes,
+                startup_error: Some("exited with status 3"),
+                peer_errors: &peers,
+                exit_code: Some(2),
+                ..Context::default()
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["exit_code"], 2,
+            "the process's exit code, not the results'"
+        );
+        assert_eq!(v["harness_errors"][0], errors[0]);
+        assert_eq!(v["startup_notes"][0], notes[0]);
+        assert_eq!(v["startup_error"], "exited with status 3");
+        assert_eq!(v["peer_errors"][0], peers[0]);
     }
 }

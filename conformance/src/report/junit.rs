@@ -26,6 +26,9 @@ fn verdict(r: &CheckResult, strict: bool) -> Verdict {
         Outcome::Fail => Verdict::Failure("requirement"),
         Outcome::Stale => Verdict::Failure("stale-expected-failure"),
         Outcome::Warn if strict => Verdict::Failure("should"),
+        Outcome::Skip if strict && r.level == crate::catalog::Level::Must => {
+            Verdict::Failure("skipped-must")
+        }
         Outcome::Pass | Outcome::Warn => Verdict::Pass,
         Outcome::Error => Verdict::Error,
         Outcome::Skip | Outcome::ExpectedFail => Verdict::Skipped,

@@ -1,6 +1,6 @@
 //! `--markdown FILE`: a report for pull requests and CI summaries.
 
-use super::{Context, Summary, exit_code, one_line};
+use super::{Context, Summary, one_line};
 use crate::catalog::GROUPS;
 use crate::checks::{CheckResult, Outcome};
 use std::fmt::Write as _;
@@ -26,7 +26,7 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>) -> String {
     let mut out = String::new();
     let sut = if ctx.sut.is_empty() { "?" } else { ctx.sut };
     let _ = write!(out, "# codeintel conformance: {sut}\n\n");
-    let verdict = if exit_code(results, ctx.strict) == 0 {
+    let verdict = if ctx.exit_code(results) == 0 {
         "**conforms**"
     } else {
         "**does not conform**"

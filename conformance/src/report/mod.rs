@@ -29,6 +29,25 @@ pub struct Context<'a> {
     pub strict: bool,
     /// Wall time per phase, when known.
     pub phases: &'a [PhaseTiming],
+    /// What the harness could not do (the run exits 2 when there is any).
+    pub harness_errors: &'a [String],
+    /// What the harness noticed while starting the SUT, and why it did not
+    /// become ready.
+    pub startup_notes: &'a [String],
+    pub startup_error: Option<&'a str>,
+    /// Malformed payloads the harness's peers refused.
+    pub peer_errors: &'a [String],
+    /// The process's exit code when the caller knows more than the results
+    /// (harness errors, the telemetry gate); reports then state it.
+    pub exit_code: Option<i32>,
+}
+
+impl Context<'_> {
+    /// The run's exit code: the caller's, else the one the results give.
+    pub fn exit_code(&self, results: &[CheckResult]) -> i32 {
+        self.exit_code
+            .unwrap_or_else(|| exit_code(results, self.strict))
+    }
 }
 
 /// Counts of each outcome.
@@ -99,12 +118,14 @@ pub fn fails_run(r: &CheckResult, strict: bool) -> bool {
         // A MUST the harness could not judge is not shown to hold.
         Outcome::Error => r.level == Level::Must || strict,
         Outcome::Warn => strict,
-        Outcome::Pass | Outcome::Skip | Outcome::ExpectedFail => false,
+        // A MUST that was not judged is not shown to hold: strict runs fail.
+        Outcome::Skip => strict && r.level == Level::Must,
+        Outcome::Pass | Outcome::ExpectedFail => false,
     }
 }
 
 /// The run's exit code: 0 when every MUST holds (and, with `strict`, every
-/// SHOULD), 1 otherwise. (Exit 2, "the harness itself failed", is decided by
+/// SHOULD, and no MUST was skipped), 1 otherwise. (Exit 2, "the harness itself failed", is decided by
 /// the runner before any result exists.)
 pub fn exit_code(results: &[CheckResult], strict: bool) -> i32 {
     i32::from(results.iter().any(|r| fails_run(r, strict)))
@@ -185,7 +206,13 @@ mod tests {
             "SHOULD error"
         );
         assert_eq!(exit_code(&[result("MET-010", Outcome::Error)], true), 1);
-        assert_eq!(exit_code(&[result("LNT-001", Outcome::Skip)], true), 0);
+        assert_eq!(exit_code(&[result("LNT-001", Outcome::Skip)], false), 0);
+        assert_eq!(
+            exit_code(&[result("LNT-001", Outcome::Skip)], true),
+            1,
+            "strict: a skipped MUST is not shown to hold"
+        );
+        assert_eq!(exit_code(&[result("LNT-003", Outcome::Skip)], true), 0);
         assert_eq!(
             exit_code(&[result("MET-002", Outcome::ExpectedFail)], true),
             0

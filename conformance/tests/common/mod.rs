@@ -836,6 +836,12 @@ pub fn build(k: &Knobs) -> Observations {
             ("runpack/report.md", "# Run report\n\nStopped at stage `gather_channels` (dense): the embeddings request failed: server answered 500.\n"),
         ],
     ));
+    http.push(get(
+        steps::RUNPACK_UNKNOWN,
+        "/v1/runpack/0123456789abcdef0123456789abcdef",
+        404,
+        "no run with that trace id",
+    ));
 
     let mut counted = c;
     counted.embed_ok = counted.embed_ok.saturating_add_signed(k.embed_count_offset);
