@@ -80,6 +80,9 @@ pub struct DriveConfig {
     /// How long to wait for the SUT's first embeddings request (its index
     /// load) before probing `/readyz` with the gate closed.
     pub not_ready_wait: Duration,
+    /// Longest response body kept (the rest is read and dropped, and the cut
+    /// recorded in `Observations::truncations`).
+    pub max_body: usize,
     /// Deadline for the traced search's spans to arrive.
     pub span_wait: Duration,
     /// Number of distinct-text searches (MET-010).
@@ -126,6 +129,7 @@ impl DriveConfig {
             gate_fallback: Duration::from_secs(5),
             not_ready_wait: Duration::from_secs(1),
             span_wait: Duration::from_secs(5),
+            max_body: DEFAULT_MAX_BODY,
             cardinality_searches: 20,
             max_consecutive_timeouts: 3,
             promtool: true,
@@ -225,7 +229,15 @@ const CARDINALITY_WORDS: [&str; 10] = [
 
 /// Drive `sut` through the scenario and return everything seen.
 pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
-    let mut obs = Observations {
+    let mut obs = Observations::default();
+    drive_into(sut, cfg, &mut obs).await;
+    obs
+}
+
+/// Drive `sut` through the scenario, recording into `obs` as it goes (so a
+/// caller that cuts the run at a deadline keeps what was seen until then).
+pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observations) {
+    *obs = Observations {
         sut: sut.info(),
         ..Observations::default()
     };
@@ -246,10 +258,10 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
         Err(e) => {
             obs.harness_errors.push(e.to_string());
             obs.startup.error = Some(format!("the SUT was not started: {e}"));
-            return obs;
+            return;
         }
     };
-    push_phase(&mut obs, "start_peers", phase);
+    push_phase(obs, "start_peers", phase);
 
     if !cfg.repo.is_dir() {
         obs.harness_errors.push(format!(
@@ -266,7 +278,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
             obs.harness_errors
                 .push(format!("cannot create a data folder for the SUT: {e}"));
             obs.startup.error = Some("the SUT was not started: no data folder".to_owned());
-            return obs;
+            return;
         }
     };
     let mut env = match SutEnv::new(
@@ -282,7 +294,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
             obs.harness_errors
                 .push(format!("cannot allocate loopback ports for the SUT: {e}"));
             obs.startup.error = Some("the SUT was not started: no free ports".to_owned());
-            return obs;
+            return;
         }
     };
     env.extra.insert(
@@ -292,18 +304,18 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
 
     // start SUT
     let phase = Instant::now();
-    let started = start_sut(sut, &mut env, &peers, cfg, &mut obs).await;
-    push_phase(&mut obs, "start_sut", phase);
+    let started = start_sut(sut, &mut env, &peers, cfg, obs).await;
+    push_phase(obs, "start_sut", phase);
 
     let phase_drive = Instant::now();
     if let Err(e) = started {
         obs.startup.error = Some(e.to_string());
         peers.embeddings.open_gate();
     } else {
-        let mut driver = Driver::new(sut, &peers, &env, cfg, &mut obs, phase);
+        let mut driver = Driver::new(sut, &peers, &env, cfg, obs, phase);
         driver.run().await;
     }
-    push_phase(&mut obs, "drive", phase_drive);
+    push_phase(obs, "drive", phase_drive);
 
     obs.drive_ended_unix_nano = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -315,7 +327,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
         let phase = Instant::now();
         obs.mcp_suite = run_mcp_suite(cfg, &format!("{}/mcp", env.http_base())).await;
         if obs.mcp_suite.state == McpSuiteState::Ran {
-            push_phase(&mut obs, "mcp_suite", phase);
+            push_phase(obs, "mcp_suite", phase);
         }
     }
 
@@ -333,9 +345,25 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
     }
     obs.embed_requests = peers.embeddings.requests();
     obs.peer_errors = peers.otlp.errors();
-    push_phase(&mut obs, "collect", phase);
+    obs.truncations.extend(collected.truncations);
+    obs.truncations.extend(peers.otlp.truncations());
+    // In-process telemetry is bounded like the receiver's.
+    let limits = crate::peers::otlp::ReceiveLimits::default();
+    for (what, len, max) in [
+        ("spans", obs.spans.len(), limits.max_spans),
+        ("log records", obs.logs.len(), limits.max_logs),
+    ] {
+        if len > max {
+            obs.truncations.push(format!(
+                "in-process telemetry: kept the first {max} {what}, dropped {} more",
+                len - max
+            ));
+        }
+    }
+    obs.spans.truncate(limits.max_spans);
+    obs.logs.truncate(limits.max_logs);
+    push_phase(obs, "collect", phase);
     drop(data);
-    obs
 }
 
 /// Runs every scenario of [`mcp_suite::SCENARIOS`] against `url`,
@@ -471,6 +499,8 @@ struct Answer {
     status: Option<u16>,
     content_type: Option<String>,
     bytes: Vec<u8>,
+    /// Set when the body was cut at `max_body` (what was cut).
+    truncated: Option<String>,
     error: Option<String>,
     /// No answer within the request timeout (counts towards the breaker).
     timed_out: bool,
@@ -775,16 +805,22 @@ impl<'a> Driver<'a> {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let bytes = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, content_type, bytes.to_vec()))
+            let (bytes, cut) = read_bounded(resp, self.cfg.max_body).await?;
+            Ok::<_, reqwest::Error>((status, content_type, bytes, cut))
         }
         .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok((status, content_type, bytes)) => Answer {
+            Ok((status, content_type, bytes, cut)) => Answer {
                 status: Some(status),
                 content_type,
                 bytes,
+                truncated: cut.then(|| {
+                    format!(
+                        "{url}: kept the first {} bytes of the response body",
+                        self.cfg.max_body
+                    )
+                }),
                 error: None,
                 timed_out: false,
                 elapsed_ms,
@@ -804,6 +840,7 @@ impl<'a> Driver<'a> {
                     status: None,
                     content_type: None,
                     bytes: Vec::new(),
+                    truncated: None,
                     error: Some(what),
                     timed_out,
                     elapsed_ms,
@@ -813,6 +850,9 @@ impl<'a> Driver<'a> {
     }
 
     fn note_answer(&mut self, target: Target, answer: &Answer) {
+        if let Some(cut) = &answer.truncated {
+            self.obs.truncations.push(cut.clone());
+        }
         let counter = match target {
             Target::App => &mut self.app_timeouts,
             Target::Metrics => &mut self.metrics_timeouts,
@@ -1135,6 +1175,28 @@ impl<'a> Driver<'a> {
         };
         Some(run_promtool(&program, &body, self.cfg.request_timeout).await)
     }
+}
+
+/// Default of [`DriveConfig::max_body`]: far above any honest answer (a
+/// scrape of the reference is a few tens of KiB, a runpack a few KiB).
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// The body of `resp`, at most `max` bytes of it; `true` when more came (the
+/// rest is read and dropped, so the connection stays usable).
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut out = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = resp.chunk().await? {
+        let room = max.saturating_sub(out.len());
+        if chunk.len() > room {
+            cut = true;
+        }
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok((out, cut))
 }
 
 /// Run the source lint (`codeintel-lint`, LNT-*) over `root`. CPU-bound:
