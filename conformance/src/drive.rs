@@ -1342,6 +1342,25 @@ fn truncate(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn response_bodies_are_read_up_to_the_bound() {
+        let router =
+            axum::Router::new().route("/big", axum::routing::get(|| async { "x".repeat(100_000) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let url = format!("http://{addr}/big");
+        let resp = client.get(&url).send().await.unwrap();
+        let (bytes, cut) = read_bounded(resp, 1000).await.unwrap();
+        assert_eq!(bytes.len(), 1000);
+        assert!(cut);
+        let resp = client.get(&url).send().await.unwrap();
+        let (bytes, cut) = read_bounded(resp, 100_000).await.unwrap();
+        assert_eq!(bytes.len(), 100_000);
+        assert!(!cut, "a body of exactly the bound is whole");
+    }
+
     #[test]
     fn traceparent_is_well_formed_and_fresh() {
         let a = Traceparent::random();

@@ -49,7 +49,7 @@ pub enum Operator {
     StripToolAttributes,
     DropEmbeddingSpans,
     StripServiceResource,
-    ReadyzAlwaysOk,
+    ReadyzEarlyOk,
     McpHideFetch,
     FindingsWithoutLines,
     McpRewriteHost,
@@ -75,7 +75,7 @@ impl Operator {
         Self::StripToolAttributes,
         Self::DropEmbeddingSpans,
         Self::StripServiceResource,
-        Self::ReadyzAlwaysOk,
+        Self::ReadyzEarlyOk,
         Self::McpHideFetch,
         Self::FindingsWithoutLines,
         Self::McpRewriteHost,
@@ -101,7 +101,7 @@ impl Operator {
             Self::StripToolAttributes => "strip-tool-attributes",
             Self::DropEmbeddingSpans => "drop-embedding-spans",
             Self::StripServiceResource => "strip-service-resource",
-            Self::ReadyzAlwaysOk => "readyz-always-ok",
+            Self::ReadyzEarlyOk => "readyz-early-ok",
             Self::McpHideFetch => "mcp-hide-fetch",
             Self::FindingsWithoutLines => "findings-without-lines",
             Self::McpRewriteHost => "mcp-rewrite-host",
@@ -126,17 +126,18 @@ impl Operator {
             Self::ReadyzNotServer => "TRC-001",
             Self::ReparentHydrate => "TRC-002",
             Self::StripToolAttributes => "TRC-003",
-            Self::DropEmbeddingSpans => "TRC-004",
+            // No requirement of the catalog judges outgoing propagation to
+            // the embeddings peer; the nearest is TRC-004 (the embedding span
+            // in the search trace), so the proxy's traceparent removal is
+            // aimed there and recorded as a known survivor.
+            Self::DropEmbeddingSpans | Self::EmbedNoTraceparent => "TRC-004",
             Self::StripServiceResource => "TRC-005",
-            Self::ReadyzAlwaysOk => "API-001",
+            Self::ReadyzEarlyOk => "API-001",
             Self::McpHideFetch => "API-002",
             Self::FindingsWithoutLines => "API-003",
             Self::McpRewriteHost => "MCP-005",
             Self::StripLimits => "API-004",
             Self::CorruptRunpack => "RUN-001",
-            // No requirement of the catalog judges outgoing propagation; the
-            // nearest is TRC-004 (the embedding span in the search trace).
-            Self::EmbedNoTraceparent => "TRC-004",
         }
     }
 
@@ -169,7 +170,7 @@ impl Operator {
             Self::StripServiceResource => {
                 "service.name and service.version are removed from the resource"
             }
-            Self::ReadyzAlwaysOk => "/readyz answers 200 at once, loaded or not",
+            Self::ReadyzEarlyOk => "the first /readyz answers 200, before the index is loaded",
             Self::McpHideFetch => "`fetch` is removed from MCP tools/list",
             Self::FindingsWithoutLines => "findings of /v1/search lose start_line and end_line",
             Self::McpRewriteHost => {

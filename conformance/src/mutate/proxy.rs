@@ -50,6 +50,8 @@ struct Proxy {
     client: reqwest::Client,
     /// [`Operator::EmbedCountFrozen`]: the embed family as first scraped.
     frozen: Mutex<Option<Vec<String>>>,
+    /// [`Operator::ReadyzEarlyOk`]: the first `/readyz` was answered.
+    readyz_seen: std::sync::atomic::AtomicBool,
 }
 
 /// Listen on `addr` and forward to `upstream` (`scheme://host:port`).
@@ -70,6 +72,7 @@ pub(crate) async fn spawn_proxy(
         upstream: upstream.trim_end_matches('/').to_owned(),
         client,
         frozen: Mutex::new(None),
+        readyz_seen: std::sync::atomic::AtomicBool::new(false),
     });
     let router = Router::new().fallback(forward).with_state(proxy);
     ServerHandle::serve_on("mutating proxy", addr, router).await
@@ -106,7 +109,16 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         .path_and_query()
         .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
 
-    if p.op == Operator::ReadyzAlwaysOk && matches!(p.role, Role::App { .. }) && path == "/readyz" {
+    // The first /readyz answers 200 whatever the SUT says: an
+    // implementation that reports ready before its index is loaded (later
+    // probes are forwarded, so the rest of the run proceeds as usual).
+    if p.op == Operator::ReadyzEarlyOk
+        && matches!(p.role, Role::App { .. })
+        && path == "/readyz"
+        && !p
+            .readyz_seen
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
         return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response();
     }
 
@@ -289,14 +301,13 @@ async fn rewrite_answer(
         O::EmbedCountFrozen => {
             let now = rewrite::family_lines(&text, EMBED);
             let mut frozen = p.frozen.lock().unwrap_or_else(PoisonError::into_inner);
-            match frozen.as_ref() {
-                Some(lines) => rewrite::replace_family(&text, EMBED, lines),
-                None => {
-                    if now.iter().any(|l| !l.starts_with('#')) {
-                        *frozen = Some(now);
-                    }
-                    text
+            if let Some(lines) = frozen.as_ref() {
+                rewrite::replace_family(&text, EMBED, lines)
+            } else {
+                if now.iter().any(|l| !l.starts_with('#')) {
+                    *frozen = Some(now);
                 }
+                text
             }
         }
         _ => text,

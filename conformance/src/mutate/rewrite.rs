@@ -55,7 +55,10 @@ pub fn map_family(body: &str, base: &str, mut f: impl FnMut(&str) -> Option<Stri
 
 /// The labels of a sample line as (name, raw quoted value) pairs, and the
 /// byte range of the `{…}` block; `None` without labels.
-fn labels(line: &str) -> Option<(Vec<(String, String)>, usize, usize)> {
+/// Label pairs (name, raw quoted value) and the byte range of `{…}`.
+type Labels = (Vec<(String, String)>, usize, usize);
+
+fn labels(line: &str) -> Option<Labels> {
     if line.starts_with('#') {
         return None;
     }
