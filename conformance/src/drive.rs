@@ -88,6 +88,9 @@ pub struct DriveConfig {
     pub not_ready_hold: Duration,
     /// Pause between two probes while the gate is held closed.
     pub probe_interval: Duration,
+    /// Longest response body kept (the rest is read and dropped, and the cut
+    /// recorded in `Observations::truncations`).
+    pub max_body: usize,
     /// Deadline for the traced search's spans to arrive.
     pub span_wait: Duration,
     /// Number of distinct-text searches (MET-010).
@@ -136,6 +139,7 @@ impl DriveConfig {
             not_ready_hold: Duration::from_secs(3),
             probe_interval: Duration::from_millis(250),
             span_wait: Duration::from_secs(5),
+            max_body: DEFAULT_MAX_BODY,
             cardinality_searches: 20,
             max_consecutive_timeouts: 3,
             promtool: true,
@@ -239,7 +243,15 @@ const CARDINALITY_WORDS: [&str; 10] = [
 
 /// Drive `sut` through the scenario and return everything seen.
 pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
-    let mut obs = Observations {
+    let mut obs = Observations::default();
+    drive_into(sut, cfg, &mut obs).await;
+    obs
+}
+
+/// Drive `sut` through the scenario, recording into `obs` as it goes (so a
+/// caller that cuts the run at a deadline keeps what was seen until then).
+pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observations) {
+    *obs = Observations {
         sut: sut.info(),
         ..Observations::default()
     };
@@ -261,10 +273,10 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
         Err(e) => {
             obs.harness_errors.push(e.to_string());
             obs.startup.error = Some(format!("the SUT was not started: {e}"));
-            return obs;
+            return;
         }
     };
-    push_phase(&mut obs, "start_peers", phase);
+    push_phase(obs, "start_peers", phase);
 
     if !cfg.repo.is_dir() {
         obs.harness_errors.push(format!(
@@ -281,7 +293,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
             obs.harness_errors
                 .push(format!("cannot create a data folder for the SUT: {e}"));
             obs.startup.error = Some("the SUT was not started: no data folder".to_owned());
-            return obs;
+            return;
         }
     };
     let mut env = match SutEnv::new(
@@ -297,7 +309,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
             obs.harness_errors
                 .push(format!("cannot allocate loopback ports for the SUT: {e}"));
             obs.startup.error = Some("the SUT was not started: no free ports".to_owned());
-            return obs;
+            return;
         }
     };
     env.extra.insert(
@@ -307,18 +319,18 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
 
     // start SUT
     let phase = Instant::now();
-    let started = start_sut(sut, &mut env, &peers, cfg, &mut obs).await;
-    push_phase(&mut obs, "start_sut", phase);
+    let started = start_sut(sut, &mut env, &peers, cfg, obs).await;
+    push_phase(obs, "start_sut", phase);
 
     let phase_drive = Instant::now();
     if let Err(e) = started {
         obs.startup.error = Some(e.to_string());
         peers.embeddings.open_gate();
     } else {
-        let mut driver = Driver::new(sut, &peers, &env, cfg, &mut obs, phase);
+        let mut driver = Driver::new(sut, &peers, &env, cfg, obs, phase);
         driver.run().await;
     }
-    push_phase(&mut obs, "drive", phase_drive);
+    push_phase(obs, "drive", phase_drive);
 
     obs.drive_ended_unix_nano = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -330,7 +342,7 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
         let phase = Instant::now();
         obs.mcp_suite = run_mcp_suite(cfg, &format!("{}/mcp", env.http_base())).await;
         if obs.mcp_suite.state == McpSuiteState::Ran {
-            push_phase(&mut obs, "mcp_suite", phase);
+            push_phase(obs, "mcp_suite", phase);
         }
     }
 
@@ -348,9 +360,25 @@ pub async fn drive(sut: &mut dyn Sut, cfg: &DriveConfig) -> Observations {
     }
     obs.embed_requests = peers.embeddings.requests();
     obs.peer_errors = peers.otlp.errors();
-    push_phase(&mut obs, "collect", phase);
+    obs.truncations.extend(collected.truncations);
+    obs.truncations.extend(peers.otlp.truncations());
+    // In-process telemetry is bounded like the receiver's.
+    let limits = crate::peers::otlp::ReceiveLimits::default();
+    for (what, len, max) in [
+        ("spans", obs.spans.len(), limits.max_spans),
+        ("log records", obs.logs.len(), limits.max_logs),
+    ] {
+        if len > max {
+            obs.truncations.push(format!(
+                "in-process telemetry: kept the first {max} {what}, dropped {} more",
+                len - max
+            ));
+        }
+    }
+    obs.spans.truncate(limits.max_spans);
+    obs.logs.truncate(limits.max_logs);
+    push_phase(obs, "collect", phase);
     drop(data);
-    obs
 }
 
 /// Runs every scenario of [`mcp_suite::SCENARIOS`] against `url`,
@@ -489,6 +517,8 @@ struct Answer {
     status: Option<u16>,
     content_type: Option<String>,
     bytes: Vec<u8>,
+    /// Set when the body was cut at `max_body` (what was cut).
+    truncated: Option<String>,
     error: Option<String>,
     /// No answer within the request timeout (counts towards the breaker).
     timed_out: bool,
@@ -835,16 +865,22 @@ impl<'a> Driver<'a> {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let bytes = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, content_type, bytes.to_vec()))
+            let (bytes, cut) = read_bounded(resp, self.cfg.max_body).await?;
+            Ok::<_, reqwest::Error>((status, content_type, bytes, cut))
         }
         .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok((status, content_type, bytes)) => Answer {
+            Ok((status, content_type, bytes, cut)) => Answer {
                 status: Some(status),
                 content_type,
                 bytes,
+                truncated: cut.then(|| {
+                    format!(
+                        "{url}: kept the first {} bytes of the response body",
+                        self.cfg.max_body
+                    )
+                }),
                 error: None,
                 timed_out: false,
                 elapsed_ms,
@@ -864,6 +900,7 @@ impl<'a> Driver<'a> {
                     status: None,
                     content_type: None,
                     bytes: Vec::new(),
+                    truncated: None,
                     error: Some(what),
                     timed_out,
                     elapsed_ms,
@@ -873,6 +910,9 @@ impl<'a> Driver<'a> {
     }
 
     fn note_answer(&mut self, target: Target, answer: &Answer) {
+        if let Some(cut) = &answer.truncated {
+            self.obs.truncations.push(cut.clone());
+        }
         let counter = match target {
             Target::App => &mut self.app_timeouts,
             Target::Metrics => &mut self.metrics_timeouts,
@@ -1228,6 +1268,28 @@ impl<'a> Driver<'a> {
     }
 }
 
+/// Default of [`DriveConfig::max_body`]: far above any honest answer (a
+/// scrape of the reference is a few tens of KiB, a runpack a few KiB).
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// The body of `resp`, at most `max` bytes of it; `true` when more came (the
+/// rest is read and dropped, so the connection stays usable).
+async fn read_bounded(
+    mut resp: reqwest::Response,
+    max: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut out = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = resp.chunk().await? {
+        let room = max.saturating_sub(out.len());
+        if chunk.len() > room {
+            cut = true;
+        }
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok((out, cut))
+}
+
 /// Run the source lint (`codeintel-lint`, LNT-*) over `root`. CPU-bound:
 /// call it from a blocking task.
 ///
@@ -1376,6 +1438,25 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn response_bodies_are_read_up_to_the_bound() {
+        let router =
+            axum::Router::new().route("/big", axum::routing::get(|| async { "x".repeat(100_000) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let url = format!("http://{addr}/big");
+        let resp = client.get(&url).send().await.unwrap();
+        let (bytes, cut) = read_bounded(resp, 1000).await.unwrap();
+        assert_eq!(bytes.len(), 1000);
+        assert!(cut);
+        let resp = client.get(&url).send().await.unwrap();
+        let (bytes, cut) = read_bounded(resp, 100_000).await.unwrap();
+        assert_eq!(bytes.len(), 100_000);
+        assert!(!cut, "a body of exactly the bound is whole");
+    }
 
     #[test]
     fn traceparent_is_well_formed_and_fresh() {

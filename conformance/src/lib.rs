@@ -4,8 +4,10 @@
 pub mod catalog;
 pub mod checks;
 pub mod drive;
+pub mod fixtures;
 pub mod gate;
 pub mod mcp_suite;
+pub mod mutate;
 pub mod observe;
 pub mod peers;
 pub mod report;

@@ -4,7 +4,8 @@
 //! Exit codes: 0 every MUST holds (with `--strict`, every SHOULD too, and no
 //! MUST was skipped); 1 some requirement fails; 2 the harness itself failed
 //! (bad arguments or manifest, peers that could not start, missing fixtures,
-//! unwritable report files).
+//! unwritable report files); 3 the overall run deadline (`--deadline`)
+//! expired (the verdicts printed judge the part of the run that was made).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use codeintel_conformance::catalog;
 use codeintel_conformance::checks::{self, CheckResult};
-use codeintel_conformance::drive::{DriveConfig, drive, lint_source, workspace_root};
+use codeintel_conformance::drive::{DriveConfig, drive, drive_into, lint_source, workspace_root};
+use codeintel_conformance::fixtures::Materialised;
 use codeintel_conformance::gate;
-use codeintel_conformance::observe::{Observations, PhaseTiming};
+use codeintel_conformance::mutate::expect::{self as mutant_expect, Expectations, MutantRun};
+use codeintel_conformance::mutate::{MutatingSut, Operator};
+use codeintel_conformance::observe::{DeadlineExceeded, Observations, PhaseTiming};
 use codeintel_conformance::report::{self, Context, ExpectedFailures};
 use codeintel_conformance::sut::Sut;
 use codeintel_conformance::sut::manifest::SutManifest;
@@ -48,6 +52,8 @@ enum Command {
     },
     /// Drive several implementations and print one table of ids × implementations.
     Matrix(MatrixArgs),
+    /// Drive one implementation through every mutating-proxy operator and report, per requirement, whether a mutant breaking it was killed.
+    Mutants(MutantsArgs),
     /// Write the telemetry surface a run emitted (metrics, spans, logs, resource, scopes) as a stable JSON snapshot.
     Snapshot(SnapshotArgs),
     /// Compare a telemetry snapshot with a baseline, field by field: breaking, risky, additive.
@@ -168,6 +174,12 @@ struct RunArgs {
     /// Deadline for start-up and readiness, in seconds (also caps each request's timeout at 10 s).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_secs: Option<u64>,
+    /// Overall deadline of the run (start, drive, official MCP suite), in seconds; a run cut there exits 3.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    deadline: u64,
+    /// Drive the implementation through a mutating proxy with operator OP (see `mutants --list`).
+    #[arg(long, value_name = "OP", value_parser = parse_operator)]
+    mutate: Option<Operator>,
     /// Write everything observed (the raw model the checks judge) as JSON to FILE.
     #[arg(long, value_name = "FILE", alias = "observations-out")]
     save_observations: Option<PathBuf>,
@@ -199,6 +211,8 @@ struct RunArgs {
     /// The local model's folder (default: $CODEINTEL_MODEL_DIR, else ~/.cache/codeintel/models/all-MiniLM-L6-v2).
     #[arg(long, value_name = "DIR")]
     model_dir: Option<PathBuf>,
+    #[command(flatten)]
+    fixtures: FixtureArgs,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +232,65 @@ struct MatrixArgs {
     /// The official MCP conformance suite's folder (from scripts/setup-node.sh; default: $CODEINTEL_MCP_SUITE, else ${CODEINTEL_CACHE:-~/.cache/codeintel}/mcp-suite when present).
     #[arg(long, value_name = "DIR")]
     mcp_suite: Option<PathBuf>,
+    /// Write the matrix as JSON to FILE (`-`: stdout; the table then goes to stderr).
+    #[arg(long, value_name = "FILE|-")]
+    json: Option<String>,
+    /// Write the matrix as JUnit XML (one suite per implementation) to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// What each implementation must show (fixtures/suts/EXPECTED.toml form: `[name] expect = { ID = "fail" }`, every other id passes); exit 1 on any difference.
+    #[arg(long, value_name = "FILE.toml")]
+    expected_failures: Option<PathBuf>,
+    /// Deadline of each implementation's run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    deadline: u64,
+    #[command(flatten)]
+    fixtures: FixtureArgs,
+}
+
+/// Default of `--deadline`.
+const DEFAULT_DEADLINE_SECS: u64 = 300;
+/// Exit code of a run cut at its deadline.
+const EXIT_DEADLINE: u8 = 3;
+
+fn parse_operator(name: &str) -> Result<Operator, String> {
+    Operator::parse(name)
+}
+
+#[derive(Debug, Args)]
+struct MutantsArgs {
+    /// `reference` (in-process) or a manifest FILE.toml.
+    #[arg(value_name = "TARGET", required_unless_present = "list")]
+    target: Option<String>,
+    /// List the operators (name, target id, what it does) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Only these operators (comma-separated; default: all).
+    #[arg(long, value_name = "OP,…", value_delimiter = ',', value_parser = parse_operator)]
+    ops: Vec<Operator>,
+    /// Hold the run to an expectation file (fixtures/mutants/EXPECTED.toml); exit 1 on any difference.
+    #[arg(long, value_name = "FILE.toml")]
+    expected: Option<PathBuf>,
+    /// Write the mutants and the score as JSON to FILE (`-`: stdout).
+    #[arg(long, value_name = "FILE|-")]
+    json: Option<String>,
+    /// Write a JUnit XML report (one case per operator) to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the score table as Markdown to FILE.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Deadline of each mutant's run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(1..))]
+    deadline: u64,
+    /// Deadline for start-up and readiness, in seconds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_secs: Option<u64>,
+    /// The official MCP conformance suite's folder (as for `run`).
+    #[arg(long, value_name = "DIR")]
+    mcp_suite: Option<PathBuf>,
+    #[command(flatten)]
+    fixtures: FixtureArgs,
 }
 
 /// A failure of the harness itself (exit 2).
@@ -241,6 +314,7 @@ async fn main() -> ExitCode {
         }
         Command::Explain { id } => explain(&id),
         Command::Matrix(args) => matrix(args).await,
+        Command::Mutants(args) => mutants(args).await,
         Command::Snapshot(args) => snapshot_cmd(args).await,
         Command::Diff(args) => diff_cmd(&args),
         Command::LiveCheck(args) => live_check_cmd(args).await,
@@ -286,9 +360,12 @@ fn target(
     timeout: Option<Duration>,
 ) -> Result<Target, HarnessError> {
     if reference {
+        // The reference's source is linted when this binary runs beside the
+        // workspace it was built from (an installed copy may not be).
+        let source = workspace_root().join("reference-server");
         return Ok(Target {
             sut: reference_sut()?,
-            source_dir: Some(workspace_root().join("reference-server")),
+            source_dir: source.is_dir().then_some(source),
             expected_failures: None,
         });
     }
@@ -332,26 +409,100 @@ fn local_vectors(
     ))
 }
 
+/// `--repo` / `--golden`: what the SUT indexes and is asked.
+#[derive(Debug, Clone, Default, Args)]
+struct FixtureArgs {
+    /// The repository the SUT indexes (default: the sample repository built into this binary).
+    #[arg(long, value_name = "DIR")]
+    repo: Option<PathBuf>,
+    /// Golden queries, TOML `[[query]] text, expect_path, …` (default: built into this binary, for the sample repository).
+    #[arg(long, value_name = "FILE")]
+    golden: Option<PathBuf>,
+}
+
+/// A drive's settings, with the fixtures it needs on disk (the embedded
+/// defaults live in a temp folder as long as the returned guard).
 fn drive_config(
     timeout: Option<Duration>,
     mcp_suite: Option<&Path>,
-) -> Result<DriveConfig, HarnessError> {
+    fixtures: &FixtureArgs,
+) -> Result<(DriveConfig, Option<Materialised>), HarnessError> {
     let mut cfg = DriveConfig::new(&workspace_root());
     cfg.mcp_suite = codeintel_conformance::mcp_suite::locate(mcp_suite)?;
-    Ok(match timeout {
+    let guard = apply_fixtures(&mut cfg, fixtures)?;
+    let cfg = match timeout {
         Some(t) => cfg.with_timeout(t),
         None => cfg,
-    })
+    };
+    Ok((cfg, guard))
 }
 
-/// Drive, lint and judge one target.
+fn apply_fixtures(
+    cfg: &mut DriveConfig,
+    fixtures: &FixtureArgs,
+) -> Result<Option<Materialised>, HarnessError> {
+    if let Some(repo) = &fixtures.repo
+        && !repo.is_dir()
+    {
+        return Err(HarnessError(format!(
+            "--repo {}: not a directory",
+            repo.display()
+        )));
+    }
+    if let Some(golden) = &fixtures.golden {
+        codeintel_conformance::drive::load_golden(golden)
+            .map_err(|e| HarnessError(format!("--golden: {e}")))?;
+    }
+    let embedded = if fixtures.repo.is_none() || fixtures.golden.is_none() {
+        Some(codeintel_conformance::fixtures::materialise().map_err(|e| {
+            HarnessError(format!(
+                "cannot write the built-in fixtures to a temp folder: {e}"
+            ))
+        })?)
+    } else {
+        None
+    };
+    cfg.repo = match (&fixtures.repo, &embedded) {
+        (Some(r), _) => std::path::absolute(r).unwrap_or_else(|_| r.clone()),
+        (None, Some(m)) => m.repo(),
+        (None, None) => cfg.repo.clone(),
+    };
+    cfg.golden = match (&fixtures.golden, &embedded) {
+        (Some(g), _) => g.clone(),
+        (None, Some(m)) => m.golden(),
+        (None, None) => cfg.golden.clone(),
+    };
+    Ok(embedded)
+}
+
+/// Drive, lint and judge one target; the drive is cut at `deadline`.
 async fn judge(
     mut target: Target,
     cfg: &DriveConfig,
     source: Option<PathBuf>,
     expected: Option<&ExpectedFailures>,
+    deadline: Duration,
 ) -> (Observations, Vec<CheckResult>) {
-    let mut obs = drive(target.sut.as_mut(), cfg).await;
+    let mut obs = Observations::default();
+    let cut = tokio::time::timeout(deadline, drive_into(target.sut.as_mut(), cfg, &mut obs))
+        .await
+        .is_err();
+    if cut {
+        // The drive future (and the peers it held) is gone; stop the SUT and
+        // keep what it left.
+        target.sut.stop().await;
+        let collected = target.sut.collect();
+        obs.startup.output_tail = collected.output_tail;
+        obs.truncations.extend(collected.truncations);
+        if let Some(t) = collected.telemetry {
+            obs.spans = t.spans;
+            obs.logs = t.logs;
+        }
+        obs.deadline_exceeded = Some(DeadlineExceeded {
+            deadline_secs: deadline.as_secs(),
+            after_phase: obs.phases.last().map(|p| p.phase.clone()),
+        });
+    }
     if let Some(dir) = source.or(target.source_dir) {
         let started = Instant::now();
         let root = dir.clone();
@@ -394,7 +545,10 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), HarnessError> {
 
 async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let timeout = args.timeout_secs.map(Duration::from_secs);
-    let target = target(args.sut.is_some(), args.sut_manifest.as_deref(), timeout)?;
+    let mut target = target(args.sut.is_some(), args.sut_manifest.as_deref(), timeout)?;
+    if let Some(op) = args.mutate {
+        target.sut = Box::new(MutatingSut::new(target.sut, op));
+    }
     let expected = match args
         .expected_failures
         .as_deref()
@@ -403,14 +557,21 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         Some(path) => Some(ExpectedFailures::load(path)?),
         None => None,
     };
-    let mut cfg = drive_config(timeout, args.mcp_suite.as_deref())?;
+    let (mut cfg, _fixtures) = drive_config(timeout, args.mcp_suite.as_deref(), &args.fixtures)?;
     if args.embedder == "local" {
         cfg.embed_source = Some(local_vectors(args.model_dir.clone())?);
     }
     let name = target.sut.info().name;
     eprintln!("codeintel-conformance: driving `{name}` …");
 
-    let (obs, results) = judge(target, &cfg, args.source.clone(), expected.as_ref()).await;
+    let (obs, results) = judge(
+        target,
+        &cfg,
+        args.source.clone(),
+        expected.as_ref(),
+        Duration::from_secs(args.deadline),
+    )
+    .await;
 
     let mut ctx = Context {
         sut: &obs.sut.name,
@@ -444,7 +605,9 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     // The process's exit code, known before the JSON and JUnit reports are
     // written so that they state it: 2 on harness errors (the gate does not
     // run then), else the worst of the results and the telemetry gate.
-    let exit = if obs.harness_errors.is_empty() {
+    let exit = if obs.deadline_exceeded.is_some() {
+        EXIT_DEADLINE
+    } else if obs.harness_errors.is_empty() {
         let gate_exit = run_gate(&args, &obs)?;
         u8::try_from(report::exit_code(&results, args.strict))
             .unwrap_or(1)
@@ -484,6 +647,12 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     }
     for e in &obs.harness_errors {
         eprintln!("codeintel-conformance: harness error: {e}");
+    }
+    for t in &obs.truncations {
+        eprintln!("codeintel-conformance: truncated: {t}");
+    }
+    if let Some(d) = &obs.deadline_exceeded {
+        eprintln!("codeintel-conformance: {}", deadline_line(d));
     }
     Ok(exit)
 }
@@ -668,6 +837,18 @@ async fn live_check_cmd(args: LiveCheckArgs) -> Result<u8, HarnessError> {
     Ok(r.exit_code())
 }
 
+/// The deadline outcome, in one line.
+fn deadline_line(d: &DeadlineExceeded) -> String {
+    format!(
+        "deadline exceeded: the run was cut after {} s (--deadline){}; the verdicts above judge a partial run",
+        d.deadline_secs,
+        d.after_phase
+            .as_deref()
+            .map(|p| format!(", in the phase after `{p}`"))
+            .unwrap_or_default()
+    )
+}
+
 /// What became of the official MCP suite, in one line.
 fn mcp_suite_line(obs: &Observations) -> String {
     use codeintel_conformance::observe::McpSuiteState;
@@ -726,7 +907,12 @@ struct Column {
 
 async fn matrix(args: MatrixArgs) -> Result<u8, HarnessError> {
     let timeout = args.timeout_secs.map(Duration::from_secs);
-    let cfg = drive_config(timeout, args.mcp_suite.as_deref())?;
+    let expectations = match &args.expected_failures {
+        Some(p) => Some(load_matrix_expectations(p)?),
+        None => None,
+    };
+    let (cfg, _fixtures) = drive_config(timeout, args.mcp_suite.as_deref(), &args.fixtures)?;
+    let deadline = Duration::from_secs(args.deadline);
     let mut columns = Vec::new();
     for entry in &args.manifests {
         let reference = entry == "reference";
@@ -753,34 +939,306 @@ async fn matrix(args: MatrixArgs) -> Result<u8, HarnessError> {
                 };
                 let name = t.sut.info().name;
                 eprintln!("codeintel-conformance: driving `{name}` …");
-                let (obs, results) = judge(t, &cfg, None, expected.as_ref()).await;
-                let problem =
-                    (!obs.harness_errors.is_empty()).then(|| obs.harness_errors.join("; "));
-                let exit = if problem.is_some() {
-                    2
-                } else {
-                    u8::try_from(report::exit_code(&results, args.strict)).unwrap_or(1)
-                };
-                Column {
-                    name,
-                    results,
-                    exit,
-                    problem,
-                }
+                let (obs, results) = judge(t, &cfg, None, expected.as_ref(), deadline).await;
+                column_of(name, &obs, results, args.strict)
             }
         };
         columns.push(column);
     }
-    print!("{}", render_matrix(&columns, false));
+    let table = render_matrix(&columns, false);
+    if args.json.as_deref() == Some("-") {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
     for c in &columns {
         if let Some(p) = &c.problem {
             eprintln!("codeintel-conformance: {}: {p}", c.name);
         }
     }
+    let differences = expectations
+        .as_ref()
+        .map(|e| matrix_differences(e, &columns))
+        .unwrap_or_default();
+    for d in &differences {
+        eprintln!("codeintel-conformance: unexpected: {d}");
+    }
     if let Some(path) = &args.markdown {
         write_file(path, &render_matrix(&columns, true), "Markdown matrix")?;
     }
+    match args.json.as_deref() {
+        Some("-") => println!("{}", matrix_json(&columns, &differences)),
+        Some(path) => write_file(
+            Path::new(path),
+            &matrix_json(&columns, &differences),
+            "JSON matrix",
+        )?,
+        None => {}
+    }
+    if let Some(path) = &args.junit {
+        write_file(
+            path,
+            &matrix_junit(&columns, expectations.as_ref()),
+            "JUnit matrix",
+        )?;
+    }
+    if let Some(e) = &expectations {
+        let problem = columns
+            .iter()
+            .filter(|c| c.problem.is_some() && e.contains_key(&c.name))
+            .count();
+        return Ok(if problem > 0 {
+            2
+        } else {
+            u8::from(!differences.is_empty())
+        });
+    }
     Ok(columns.iter().map(|c| c.exit).max().unwrap_or(0))
+}
+
+fn column_of(name: String, obs: &Observations, results: Vec<CheckResult>, strict: bool) -> Column {
+    let mut problems = obs.harness_errors.clone();
+    if let Some(d) = &obs.deadline_exceeded {
+        problems.push(deadline_line(d));
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("; "));
+    let exit = if obs.deadline_exceeded.is_some() {
+        EXIT_DEADLINE
+    } else if problem.is_some() {
+        2
+    } else {
+        u8::try_from(report::exit_code(&results, strict)).unwrap_or(1)
+    };
+    Column {
+        name,
+        results,
+        exit,
+        problem,
+    }
+}
+
+/// One implementation's entry of a matrix expectation file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixExpectation {
+    #[serde(default)]
+    #[allow(dead_code)]
+    why: Option<String>,
+    #[serde(default)]
+    expect: std::collections::BTreeMap<String, String>,
+}
+
+type MatrixExpectations = std::collections::BTreeMap<String, MatrixExpectation>;
+
+fn load_matrix_expectations(path: &Path) -> Result<MatrixExpectations, HarnessError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| HarnessError(format!("cannot read {}: {e}", path.display())))?;
+    let map: MatrixExpectations = toml::from_str(&text)
+        .map_err(|e| HarnessError(format!("{}: {}", path.display(), e.message())))?;
+    for (name, e) in &map {
+        for (id, outcome) in &e.expect {
+            if catalog::find(id).is_none() {
+                return Err(HarnessError(format!(
+                    "{}: [{name}] expects `{id}`, which is not a requirement id",
+                    path.display()
+                )));
+            }
+            if !["pass", "fail", "warn", "error", "skip"].contains(&outcome.as_str()) {
+                return Err(HarnessError(format!(
+                    "{}: [{name}] {id} = `{outcome}`: expected pass, fail, warn, error or skip",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Cells that differ from the expectations (a skipped id matches anything:
+/// what it needs was not installed).
+fn matrix_differences(expected: &MatrixExpectations, columns: &[Column]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in columns {
+        let Some(e) = expected.get(&c.name) else {
+            out.push(format!("{}: no entry in the expectation file", c.name));
+            continue;
+        };
+        for r in catalog::all() {
+            let want = e.expect.get(r.id).map_or("pass", String::as_str);
+            let got = cell(&c.results, r.id).to_ascii_lowercase();
+            if got != want && got != "skip" {
+                out.push(format!("{} {}: expected {want}, got {got}", c.name, r.id));
+            }
+        }
+    }
+    out
+}
+
+fn matrix_json(columns: &[Column], differences: &[String]) -> String {
+    let doc = serde_json::json!({
+        "tool": "codeintel-conformance matrix",
+        "catalog": catalog::VERSION,
+        "columns": columns.iter().map(|c| serde_json::json!({
+            "name": c.name,
+            "exit_code": c.exit,
+            "problem": c.problem,
+            "results": catalog::all().iter().map(|r| (r.id.to_owned(), serde_json::Value::from(cell(&c.results, r.id).to_ascii_lowercase()))).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
+        "differences": differences,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One suite per implementation, one case per id: failed when the outcome
+/// differs from the expectation (without one: when it is fail or error).
+fn matrix_junit(columns: &[Column], expected: Option<&MatrixExpectations>) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for c in columns {
+        let mut cases = String::new();
+        let mut failures = 0;
+        for r in catalog::all() {
+            let got = cell(&c.results, r.id).to_ascii_lowercase();
+            let failed = match expected.and_then(|e| e.get(&c.name)) {
+                Some(e) => {
+                    let want = e.expect.get(r.id).map_or("pass", String::as_str);
+                    (got != want && got != "skip").then(|| format!("expected {want}, got {got}"))
+                }
+                None => matches!(got.as_str(), "fail" | "error" | "-").then(|| got.clone()),
+            };
+            let _ = write!(
+                cases,
+                "    <testcase classname=\"{}\" name=\"{} {}\">",
+                xml_escape(&c.name),
+                r.id,
+                xml_escape(r.title)
+            );
+            if let Some(f) = failed {
+                failures += 1;
+                let _ = write!(cases, "<failure message=\"{}\"/>", xml_escape(&f));
+            } else if got == "skip" {
+                cases.push_str("<skipped/>");
+            }
+            cases.push_str("</testcase>\n");
+        }
+        let _ = write!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n{cases}  </testsuite>\n",
+            xml_escape(&c.name),
+            catalog::all().len()
+        );
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
+    if args.list {
+        for op in Operator::ALL {
+            println!("{:<24} {:<8} {}", op.name(), op.target(), op.describe());
+        }
+        return Ok(0);
+    }
+    let Some(target_name) = args.target.clone() else {
+        return Err(HarnessError(
+            "give a target: `reference` or a manifest FILE.toml".to_owned(),
+        ));
+    };
+    let expectations = match &args.expected {
+        Some(p) => Some(Expectations::load(p).map_err(HarnessError)?),
+        None => None,
+    };
+    let timeout = args.timeout_secs.map(Duration::from_secs);
+    let (cfg, _fixtures) = drive_config(timeout, args.mcp_suite.as_deref(), &args.fixtures)?;
+    let ops: Vec<Operator> = if args.ops.is_empty() {
+        Operator::ALL.to_vec()
+    } else {
+        args.ops.clone()
+    };
+    let deadline = Duration::from_secs(args.deadline);
+    let mut runs = Vec::new();
+    for op in ops {
+        let t = target(
+            target_name == "reference",
+            Some(Path::new(&target_name)),
+            timeout,
+        )?;
+        // The source lint judges files, which no proxy changes: not run.
+        let t = Target {
+            sut: Box::new(MutatingSut::new(t.sut, op)),
+            source_dir: None,
+            ..t
+        };
+        eprintln!(
+            "codeintel-conformance: mutant `{}` (aimed at {}) …",
+            op.name(),
+            op.target()
+        );
+        let (obs, results) = judge(t, &cfg, None, None, deadline).await;
+        let mut problems = obs.harness_errors.clone();
+        if let Some(d) = &obs.deadline_exceeded {
+            problems.push(deadline_line(d));
+        }
+        let run = MutantRun::new(
+            op,
+            &results,
+            (!problems.is_empty()).then(|| problems.join("; ")),
+        );
+        eprintln!(
+            "codeintel-conformance:   {} — failed: {}",
+            if run.killed() { "killed" } else { "survived" },
+            if run.failed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                run.failed.join(", ")
+            }
+        );
+        runs.push(run);
+    }
+    let differences = expectations
+        .as_ref()
+        .map(|e| e.differences(&runs))
+        .unwrap_or_default();
+    let text = mutant_expect::render(&target_name, &runs, false);
+    let json = mutant_expect::render_json(&target_name, &runs, &differences);
+    match args.json.as_deref() {
+        Some("-") => {
+            eprint!("{text}");
+            println!("{json}");
+        }
+        Some(path) => {
+            print!("{text}");
+            write_file(Path::new(path), &json, "mutants JSON")?;
+        }
+        None => print!("{text}"),
+    }
+    for d in &differences {
+        eprintln!("codeintel-conformance: unexpected: {d}");
+    }
+    if let Some(path) = &args.markdown {
+        write_file(
+            path,
+            &mutant_expect::render(&target_name, &runs, true),
+            "mutants Markdown",
+        )?;
+    }
+    if let Some(path) = &args.junit {
+        write_file(
+            path,
+            &mutant_expect::render_junit(&target_name, &runs, expectations.as_ref()),
+            "mutants JUnit",
+        )?;
+    }
+    if expectations.is_some() {
+        return Ok(u8::from(!differences.is_empty()));
+    }
+    Ok(u8::from(runs.iter().any(|r| !r.killed())))
 }
 
 fn cell(results: &[CheckResult], id: &str) -> &'static str {

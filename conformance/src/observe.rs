@@ -101,6 +101,23 @@ pub struct Observations {
     /// snapshot does not depend on whether the suite is installed.
     #[serde(default)]
     pub drive_ended_unix_nano: Option<u64>,
+    /// What the harness cut to stay within its memory bounds (response
+    /// bodies, output lines, received spans and logs), one line each.
+    #[serde(default)]
+    pub truncations: Vec<String>,
+    /// Set when the overall run deadline (`--deadline`) expired: the
+    /// observations stop where the run was cut.
+    #[serde(default)]
+    pub deadline_exceeded: Option<DeadlineExceeded>,
+}
+
+/// The overall run deadline expired.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeadlineExceeded {
+    /// The deadline, in seconds.
+    pub deadline_secs: u64,
+    /// The last phase that had finished before the run was cut.
+    pub after_phase: Option<String>,
 }
 
 /// Which implementation was driven.

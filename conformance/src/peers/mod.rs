@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 pub enum PeerError {
     /// Binding the loopback listener failed.
     #[error(
-        "the {peer} peer could not listen on 127.0.0.1:0: {source}; check that loopback networking is available"
+        "the {peer} peer could not listen on its loopback address: {source}; check that loopback networking is available"
     )]
     Bind {
         peer: &'static str,
@@ -42,7 +42,16 @@ pub(crate) struct ServerHandle {
 impl ServerHandle {
     /// Bind `127.0.0.1:0` and serve `router` on it.
     pub(crate) async fn serve(peer: &'static str, router: axum::Router) -> Result<Self, PeerError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        Self::serve_on(peer, SocketAddr::from(([127, 0, 0, 1], 0)), router).await
+    }
+
+    /// Bind `addr` and serve `router` on it.
+    pub(crate) async fn serve_on(
+        peer: &'static str,
+        addr: SocketAddr,
+        router: axum::Router,
+    ) -> Result<Self, PeerError> {
+        let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| PeerError::Bind { peer, source })?;
         let addr = listener

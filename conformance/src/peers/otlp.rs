@@ -277,12 +277,82 @@ pub fn logs_of(request: &ExportLogsServiceRequest) -> Vec<LogRecord> {
 }
 
 /// Everything received so far.
+/// How much the receiver keeps of one run: records beyond these are
+/// counted and dropped (see [`OtlpReceiver::truncations`]), so a SUT that
+/// floods the receiver cannot exhaust the harness's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveLimits {
+    /// Span records kept.
+    pub max_spans: usize,
+    /// Log records kept.
+    pub max_logs: usize,
+    /// Decoded payload bytes accepted in total (all signals).
+    pub max_bytes: usize,
+    /// Refusal messages kept.
+    pub max_errors: usize,
+}
+
+impl Default for ReceiveLimits {
+    fn default() -> Self {
+        Self {
+            max_spans: 50_000,
+            max_logs: 50_000,
+            max_bytes: 256 * 1024 * 1024,
+            max_errors: 100,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct Received {
+    limits: ReceiveLimits,
     spans: Vec<SpanRecord>,
     logs: Vec<LogRecord>,
     errors: Vec<String>,
     exports: u32,
+    bytes: usize,
+    dropped_spans: usize,
+    dropped_logs: usize,
+    dropped_payloads: usize,
+    dropped_errors: usize,
+}
+
+impl Received {
+    fn keep<T>(kept: &mut Vec<T>, max: usize, dropped: &mut usize, new: Vec<T>) {
+        let room = max.saturating_sub(kept.len());
+        *dropped += new.len().saturating_sub(room);
+        kept.extend(new.into_iter().take(room));
+    }
+
+    fn truncations(&self) -> Vec<String> {
+        let l = &self.limits;
+        let mut out = Vec::new();
+        if self.dropped_spans > 0 {
+            out.push(format!(
+                "OTLP receiver: kept the first {} spans, dropped {} more",
+                l.max_spans, self.dropped_spans
+            ));
+        }
+        if self.dropped_logs > 0 {
+            out.push(format!(
+                "OTLP receiver: kept the first {} log records, dropped {} more",
+                l.max_logs, self.dropped_logs
+            ));
+        }
+        if self.dropped_payloads > 0 {
+            out.push(format!(
+                "OTLP receiver: {} payload(s) dropped undecoded after {} bytes were received",
+                self.dropped_payloads, l.max_bytes
+            ));
+        }
+        if self.dropped_errors > 0 {
+            out.push(format!(
+                "OTLP receiver: kept the first {} refusal messages, dropped {} more",
+                l.max_errors, self.dropped_errors
+            ));
+        }
+        out
+    }
 }
 
 type Shared = Arc<Mutex<Received>>;
@@ -316,9 +386,17 @@ impl Signal {
 }
 
 impl OtlpReceiver {
-    /// Listen on `127.0.0.1:0` and receive.
+    /// Listen on `127.0.0.1:0` and receive (with the default limits).
     pub async fn start() -> Result<Self, PeerError> {
-        let shared: Shared = Arc::default();
+        Self::start_with(ReceiveLimits::default()).await
+    }
+
+    /// Listen on `127.0.0.1:0` and receive, keeping at most `limits`.
+    pub async fn start_with(limits: ReceiveLimits) -> Result<Self, PeerError> {
+        let shared: Shared = Arc::new(Mutex::new(Received {
+            limits,
+            ..Received::default()
+        }));
         let router = Router::new()
             .route(
                 "/v1/traces",
@@ -371,6 +449,12 @@ impl OtlpReceiver {
         lock(&self.shared).errors.clone()
     }
 
+    /// What was dropped to stay within the [`ReceiveLimits`] (empty when
+    /// nothing was).
+    pub fn truncations(&self) -> Vec<String> {
+        lock(&self.shared).truncations()
+    }
+
     /// Number of span records received so far.
     pub fn span_count(&self) -> usize {
         lock(&self.shared).spans.len()
@@ -394,14 +478,31 @@ fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) ->
     let content_encoding = header_str(header::CONTENT_ENCODING);
     lock(shared).exports += 1;
 
-    let outcome = decompress(content_encoding.as_deref(), body).and_then(|raw| match signal {
-        Signal::Traces => decode_traces(encoding, &raw).map(|spans| {
-            lock(shared).spans.extend(spans);
-        }),
-        Signal::Logs => decode_logs(encoding, &raw).map(|logs| {
-            lock(shared).logs.extend(logs);
-        }),
-        Signal::Metrics => Ok(()),
+    let outcome = decompress(content_encoding.as_deref(), body).and_then(|raw| {
+        {
+            let mut r = lock(shared);
+            if r.bytes.saturating_add(raw.len()) > r.limits.max_bytes {
+                r.dropped_payloads += 1;
+                return Ok(());
+            }
+            r.bytes += raw.len();
+        }
+        match signal {
+            Signal::Traces => decode_traces(encoding, &raw).map(|spans| {
+                let r = &mut *lock(shared);
+                Received::keep(
+                    &mut r.spans,
+                    r.limits.max_spans,
+                    &mut r.dropped_spans,
+                    spans,
+                );
+            }),
+            Signal::Logs => decode_logs(encoding, &raw).map(|logs| {
+                let r = &mut *lock(shared);
+                Received::keep(&mut r.logs, r.limits.max_logs, &mut r.dropped_logs, logs);
+            }),
+            Signal::Metrics => Ok(()),
+        }
     });
     if let Err(e) = outcome {
         let message = format!(
@@ -411,7 +512,15 @@ fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) ->
             content_type.as_deref().unwrap_or("none"),
             content_encoding.as_deref().unwrap_or("none"),
         );
-        lock(shared).errors.push(message.clone());
+        {
+            let r = &mut *lock(shared);
+            Received::keep(
+                &mut r.errors,
+                r.limits.max_errors,
+                &mut r.dropped_errors,
+                vec![message.clone()],
+            );
+        }
         return (
             StatusCode::BAD_REQUEST,
             [(header::CONTENT_TYPE, "text/plain")],
@@ -716,5 +825,47 @@ mod tests {
             errors[0]
         );
         assert_eq!(receiver.exports(), 4);
+    }
+
+    #[tokio::test]
+    async fn receiver_keeps_within_its_limits_and_says_what_it_dropped() {
+        let one = trace_request().encode_to_vec();
+        let receiver = OtlpReceiver::start_with(ReceiveLimits {
+            max_spans: 2,
+            max_logs: 1,
+            max_bytes: one.len() * 3 + 2 * 9,
+            max_errors: 1,
+        })
+        .await
+        .unwrap();
+        let post = |path: &'static str, body: Vec<u8>| {
+            let url = format!("{}{path}", receiver.endpoint());
+            async move {
+                client()
+                    .post(url)
+                    .header("content-type", "application/x-protobuf")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert!(receiver.truncations().is_empty());
+        for _ in 0..2 {
+            assert_eq!(post("/v1/traces", b"\xff garbage".to_vec()).await, 400);
+        }
+        for _ in 0..4 {
+            assert_eq!(post("/v1/traces", one.clone()).await, 200);
+        }
+        assert_eq!(receiver.spans().len(), 2, "at most max_spans are kept");
+        assert_eq!(receiver.errors().len(), 1);
+        let t = receiver.truncations().join("\n");
+        assert!(t.contains("kept the first 2 spans, dropped 1 more"), "{t}");
+        assert!(t.contains("1 payload(s) dropped undecoded"), "{t}");
+        assert!(
+            t.contains("kept the first 1 refusal messages, dropped 1 more"),
+            "{t}"
+        );
     }
 }

@@ -9,8 +9,9 @@
 //! start_timeout_secs = 60
 //! source_dir = "src"                    # for the source lint (LNT-*)
 //! expected_failures = "expected.toml"
+//! inherit_env = ["JAVA_HOME", "MY_TOOL_*"]  # beyond PATH, HOME, LANG, LC_*, TMPDIR, …
 //!
-//! [env]
+//! [env]                                 # may not set a variable of the contract
 //! PYTHONUNBUFFERED = "1"
 //! ```
 //!
@@ -35,6 +36,7 @@ const KNOWN_KEYS: &[&str] = &[
     "start_timeout_secs",
     "source_dir",
     "expected_failures",
+    "inherit_env",
 ];
 
 /// Where to wait for the process to listen.
@@ -63,6 +65,9 @@ pub struct SutManifest {
     /// The command's own arguments followed by `args`.
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// Names (or `PREFIX*`) of the harness's variables the SUT inherits
+    /// beyond [`super::INHERITED_VARS`]; everything else is cleared.
+    pub inherit_env: Vec<String>,
     pub working_dir: PathBuf,
     pub ready_url: ReadyUrl,
     pub start_timeout: Duration,
@@ -201,6 +206,15 @@ impl SutManifest {
             None => {}
             Some(toml::Value::Table(t)) => {
                 for (k, v) in t {
+                    if super::CONTRACT_VARS.contains(&k.as_str()) {
+                        return Err(key_err(
+                            &format!("env.{k}"),
+                            format!(
+                                "overrides a variable of the contract, which the harness sets \
+                                 itself (use its value as ${{{k}}}); remove it from [env]"
+                            ),
+                        ));
+                    }
                     let value = match v {
                         toml::Value::String(s) => expand(s),
                         toml::Value::Integer(i) => i.to_string(),
@@ -228,6 +242,20 @@ impl SutManifest {
                     ),
                 ));
             }
+        }
+
+        let inherit_env = match table.get("inherit_env") {
+            None => Vec::new(),
+            Some(v) => string_array("inherit_env", v)?,
+        };
+        if let Some(k) = inherit_env
+            .iter()
+            .find(|k| super::CONTRACT_VARS.contains(&k.as_str()))
+        {
+            return Err(key_err(
+                "inherit_env",
+                format!("names `{k}`, a variable of the contract, which the harness sets itself"),
+            ));
         }
 
         let working_dir = match get_str("working_dir")? {
@@ -268,6 +296,7 @@ impl SutManifest {
             program,
             args,
             env,
+            inherit_env,
             working_dir,
             ready_url,
             start_timeout,
@@ -430,6 +459,18 @@ command = "python3 -m app""#,
                 "`working_dir` must be a string, found integer",
             ),
             ("command = []", "`command` names no program"),
+            (
+                "command = \"a\"\n[env]\nOTEL_SERVICE_NAME = \"mine\"",
+                "`env.OTEL_SERVICE_NAME` overrides a variable of the contract",
+            ),
+            (
+                "command = \"a\"\n[env]\nPROMETHEUS_PORT = 9464",
+                "`env.PROMETHEUS_PORT` overrides a variable of the contract",
+            ),
+            (
+                "command = \"a\"\ninherit_env = [\"CODEINTEL_REPO\"]",
+                "`inherit_env` names `CODEINTEL_REPO`",
+            ),
         ];
         for (text, expected) in cases {
             let message = parse(text).unwrap_err().to_string();

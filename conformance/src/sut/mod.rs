@@ -50,6 +50,69 @@ pub struct SutEnv {
     pub extra: BTreeMap<String, String>,
 }
 
+/// The variables of the contract the harness sets for every SUT. A
+/// manifest's `[env]` may not override them (the harness, not the
+/// implementation, decides where it listens and where telemetry goes).
+pub const CONTRACT_VARS: &[&str] = &[
+    "CODEINTEL_REPO",
+    "CODEINTEL_DATA",
+    "CODEINTEL_HTTP_ADDR",
+    "PROMETHEUS_ADDR",
+    "PROMETHEUS_PORT",
+    "CODEINTEL_VLLM_URL",
+    "CODEINTEL_EMBED_MODEL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_SERVICE_NAME",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BLRP_SCHEDULE_DELAY",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+];
+
+/// Variables a process SUT inherits from the harness's own environment
+/// (everything else is cleared, so e.g. CI's `OTEL_*` never reaches it).
+/// Names ending in `*` are prefixes. A manifest may add names with
+/// `inherit_env`.
+pub const INHERITED_VARS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "NO_COLOR",
+    // Where the project's setup scripts keep virtualenvs and models.
+    "CODEINTEL_CACHE",
+];
+
+/// Whether `name` matches an allow-list entry (`LC_*` is a prefix).
+pub fn allowed_by(list: &[impl AsRef<str>], name: &str) -> bool {
+    list.iter().any(|entry| {
+        let entry = entry.as_ref();
+        match entry.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == entry,
+        }
+    })
+}
+
+/// The part of `from` (the harness's environment) a SUT inherits: the
+/// names of [`INHERITED_VARS`] and `extra`, never a contract variable.
+pub fn inherited_env(
+    from: impl IntoIterator<Item = (String, String)>,
+    extra: &[String],
+) -> Vec<(String, String)> {
+    from.into_iter()
+        .filter(|(k, _)| !CONTRACT_VARS.contains(&k.as_str()))
+        .filter(|(k, _)| allowed_by(INHERITED_VARS, k) || allowed_by(extra, k))
+        .collect()
+}
+
 /// Two distinct free loopback ports: both are bound at once, read, then
 /// released (a small race with other processes is accepted; the drive
 /// retries a start that failed with "address in use" once).
@@ -105,7 +168,8 @@ impl SutEnv {
         )
     }
 
-    /// The variables, in the order they are set.
+    /// The variables, in the order they are set (the contract's, in the
+    /// order of [`CONTRACT_VARS`], then `extra`).
     pub fn vars(&self) -> Vec<(String, String)> {
         let mut vars: Vec<(String, String)> = [
             ("CODEINTEL_REPO", self.repo.display().to_string()),
@@ -153,6 +217,8 @@ pub struct Collected {
     pub telemetry: Option<Telemetry>,
     /// The last lines the SUT wrote.
     pub output_tail: String,
+    /// What the adapter cut to stay within its bounds (output lines).
+    pub truncations: Vec<String>,
 }
 
 /// A SUT could not be started.
@@ -231,6 +297,11 @@ pub trait Sut: Send {
     /// The last lines the SUT wrote to stdout/stderr (empty in-process).
     fn output_tail(&self) -> String;
 
+    /// What the adapter cut to stay within its bounds, one line each.
+    fn truncations(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Stop the SUT and everything it started (idempotent).
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 
@@ -239,6 +310,7 @@ pub trait Sut: Send {
         Collected {
             telemetry: self.telemetry(),
             output_tail: self.output_tail(),
+            truncations: self.truncations(),
         }
     }
 }
@@ -287,6 +359,58 @@ mod tests {
         );
         env.reallocate_ports().unwrap();
         assert_ne!(env.http_addr.port(), 0);
+    }
+
+    #[test]
+    fn vars_set_exactly_the_contract_then_extras() {
+        let mut env = SutEnv::new(
+            "/r".into(),
+            "/d".into(),
+            "e".into(),
+            "m".into(),
+            "o".into(),
+            "s".into(),
+        )
+        .unwrap();
+        env.extra.insert("X_HINT".into(), "1".into());
+        let names: Vec<String> = env.vars().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(&names[..CONTRACT_VARS.len()], CONTRACT_VARS);
+        assert_eq!(names[CONTRACT_VARS.len()..], ["X_HINT".to_owned()]);
+    }
+
+    #[test]
+    fn only_the_allow_list_is_inherited() {
+        let harness_env = [
+            ("PATH", "/bin"),
+            ("HOME", "/root"),
+            ("LC_ALL", "C.UTF-8"),
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ci-collector:4318"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("MY_TOOL_HOME", "/opt/t"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let kept: Vec<String> = inherited_env(harness_env.clone(), &[])
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kept, ["PATH", "HOME", "LC_ALL"]);
+        let kept: Vec<String> = inherited_env(
+            harness_env,
+            &[
+                "MY_TOOL_*".to_owned(),
+                "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+            ],
+        )
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+        assert_eq!(
+            kept,
+            ["PATH", "HOME", "LC_ALL", "MY_TOOL_HOME"],
+            "a contract variable is never inherited, even when asked for"
+        );
     }
 
     #[test]

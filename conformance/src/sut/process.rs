@@ -1,7 +1,9 @@
 //! A SUT run as a process from a [`SutManifest`].
 //!
-//! The process gets the contract's variables (then the manifest's `env`,
-//! whose values may use `${VAR}` of the contract), runs in its own process
+//! The process gets a cleared environment holding only the allow-list
+//! [`super::INHERITED_VARS`] (and the manifest's `inherit_env`) of the
+//! harness's own, the contract's variables, then the manifest's `env` (whose
+//! values may use `${VAR}` of the contract; it may not override one), runs in its own process
 //! group, and has its stdout/stderr kept in a bounded ring buffer. Start-up
 //! polls the ready URL against a deadline and notices an early exit. Stop
 //! sends SIGTERM to the whole group, waits a short grace, then SIGKILL.
@@ -32,22 +34,58 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// The last lines a process wrote (stdout and stderr interleaved).
 #[derive(Debug, Clone, Default)]
 pub struct OutputTail {
-    lines: Arc<Mutex<VecDeque<String>>>,
+    lines: Arc<Mutex<TailState>>,
+}
+
+#[derive(Debug, Default)]
+struct TailState {
+    lines: VecDeque<String>,
+    /// Lines dropped from the front (only the last [`TAIL_LINES`] are kept).
+    dropped: u64,
+    /// Lines cut at [`MAX_LINE`].
+    cut: u64,
 }
 
 impl OutputTail {
     fn push(&self, line: String) {
-        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        if lines.len() == TAIL_LINES {
-            lines.pop_front();
+        let mut t = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        if t.lines.len() == TAIL_LINES {
+            t.lines.pop_front();
+            t.dropped += 1;
         }
-        lines.push_back(line);
+        t.lines.push_back(line);
+    }
+
+    fn note_cut(&self) {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cut += 1;
+    }
+
+    /// What was not kept, for the report (empty when everything was).
+    pub fn truncations(&self) -> Vec<String> {
+        let t = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        if t.dropped > 0 {
+            out.push(format!(
+                "SUT output: kept the last {TAIL_LINES} lines, dropped {} earlier",
+                t.dropped
+            ));
+        }
+        if t.cut > 0 {
+            out.push(format!(
+                "SUT output: {} line(s) cut at {MAX_LINE} bytes",
+                t.cut
+            ));
+        }
+        out
     }
 
     /// The kept lines joined with newlines.
     pub fn text(&self) -> String {
-        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        lines
+        let t = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        t.lines
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>()
@@ -55,10 +93,7 @@ impl OutputTail {
     }
 
     fn clear(&self) {
-        self.lines
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        *self.lines.lock().unwrap_or_else(PoisonError::into_inner) = TailState::default();
     }
 }
 
@@ -83,6 +118,7 @@ where
                         }
                         line.truncate(cut);
                         line.push_str(" …");
+                        tail.note_cut();
                     }
                     tail.push(format!("{prefix}{line}"));
                 }
@@ -242,8 +278,13 @@ impl ProcessSut {
             return Err(SutError::WorkingDir(m.working_dir.clone()));
         }
         let mut cmd = Command::new(substitute(&m.program, &vars));
+        // Hermetic: only the allow-list of the harness's own environment, then
+        // the contract, then the manifest's `[env]` (which cannot name a
+        // contract variable: the manifest refuses it).
         cmd.args(m.args.iter().map(|a| substitute(a, &vars)))
             .current_dir(&m.working_dir)
+            .env_clear()
+            .envs(super::inherited_env(std::env::vars(), &m.inherit_env))
             .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(m.env.iter().map(|(k, v)| (k.clone(), substitute(v, &vars))))
             .stdin(Stdio::null())
@@ -378,6 +419,10 @@ impl Sut for ProcessSut {
         self.tail.text()
     }
 
+    fn truncations(&self) -> Vec<String> {
+        self.tail.truncations()
+    }
+
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(self.stop_inner())
     }
@@ -408,6 +453,14 @@ mod tests {
         let text = tail.text();
         assert!(text.starts_with("line 5\n"), "{}", &text[..20]);
         assert!(text.ends_with(&format!("line {}", TAIL_LINES + 4)));
+        assert_eq!(
+            tail.truncations(),
+            [format!(
+                "SUT output: kept the last {TAIL_LINES} lines, dropped 5 earlier"
+            )]
+        );
+        tail.clear();
+        assert!(tail.truncations().is_empty());
     }
 
     #[test]

@@ -963,6 +963,8 @@ pub fn build(k: &Knobs) -> Observations {
         }),
         harness_errors: Vec::new(),
         drive_ended_unix_nano: None,
+        truncations: Vec::new(),
+        deadline_exceeded: None,
     }
 }
 

@@ -1,0 +1,345 @@
+//! One forwarding HTTP proxy of a [`super::MutatingSut`]: requests go to
+//! the upstream unchanged (Host included) and answers come back streamed,
+//! except where the operator rewrites them (those are buffered, bounded).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+use super::Operator;
+use super::rewrite::{self, edit_export};
+use crate::peers::otlp::{Encoding, decompress};
+use crate::peers::{PeerError, ServerHandle};
+
+/// Largest request or buffered answer a proxy handles.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+const EMBED: &str = "codeintel_embed_latency_seconds";
+const FAISS: &str = "codeintel_faiss_search_latency_seconds";
+const DUCKDB: &str = "codeintel_duckdb_execute_seconds";
+const GATING: &str = "codeintel_gating_decisions";
+const RRF_K: &str = "codeintel_gating_rrf_k";
+const BATCH: &str = "codeintel_embed_batch_size";
+
+/// Which of the SUT's surfaces a proxy stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The application port (HTTP API and MCP); `scrape_url` is the SUT's
+    /// own scrape, for [`Operator::AppServesExposition`].
+    App { scrape_url: String },
+    /// The Prometheus scrape.
+    Scrape,
+    /// The SUT's OTLP exports, on their way to the harness's receiver.
+    Otlp,
+    /// The SUT's embeddings requests, on their way to the harness's server.
+    Embeddings,
+}
+
+struct Proxy {
+    role: Role,
+    op: Operator,
+    upstream: String,
+    client: reqwest::Client,
+    /// [`Operator::EmbedCountFrozen`]: the embed family as first scraped.
+    frozen: Mutex<Option<Vec<String>>>,
+    /// [`Operator::ReadyzEarlyOk`]: the first `/readyz` was answered.
+    readyz_seen: std::sync::atomic::AtomicBool,
+}
+
+/// Listen on `addr` and forward to `upstream` (`scheme://host:port`).
+pub(crate) async fn spawn_proxy(
+    role: Role,
+    op: Operator,
+    addr: SocketAddr,
+    upstream: &str,
+) -> Result<ServerHandle, PeerError> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
+    let proxy = Arc::new(Proxy {
+        role,
+        op,
+        upstream: upstream.trim_end_matches('/').to_owned(),
+        client,
+        frozen: Mutex::new(None),
+        readyz_seen: std::sync::atomic::AtomicBool::new(false),
+    });
+    let router = Router::new().fallback(forward).with_state(proxy);
+    ServerHandle::serve_on("mutating proxy", addr, router).await
+}
+
+fn hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::TE,
+        header::TRAILER,
+        header::PROXY_AUTHORIZATION,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+}
+
+fn bad_gateway(what: impl std::fmt::Display) -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/plain")],
+        format!("mutating proxy: {what}"),
+    )
+        .into_response()
+}
+
+async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let path_q = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
+
+    // The first /readyz answers 200 whatever the SUT says: an
+    // implementation that reports ready before its index is loaded (later
+    // probes are forwarded, so the rest of the run proceeds as usual).
+    if p.op == Operator::ReadyzEarlyOk
+        && matches!(p.role, Role::App { .. })
+        && path == "/readyz"
+        && !p
+            .readyz_seen
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response();
+    }
+
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return bad_gateway(format!("request body: {e}")),
+    };
+    let (body, mut headers) = if p.role == Role::Otlp && path == "/v1/traces" {
+        edit_traces(p.op, &parts.headers, body)
+    } else {
+        (body, parts.headers.clone())
+    };
+    if p.role == Role::Embeddings && p.op == Operator::EmbedNoTraceparent {
+        headers.remove("traceparent");
+        headers.remove("tracestate");
+    }
+    if p.op == Operator::McpRewriteHost && matches!(p.role, Role::App { .. }) {
+        headers.remove(header::HOST);
+        headers.remove(header::ORIGIN);
+    }
+
+    let mut rb = p
+        .client
+        .request(parts.method.clone(), format!("{}{path_q}", p.upstream));
+    for (name, value) in &headers {
+        if !hop_by_hop(name) {
+            rb = rb.header(name, value);
+        }
+    }
+    let resp = match rb.body(body).send().await {
+        Ok(r) => r,
+        Err(e) => return bad_gateway(crate::sut::process::error_chain(&e)),
+    };
+    let status = resp.status();
+    let mut out_headers = HeaderMap::new();
+    for (name, value) in resp.headers() {
+        if !hop_by_hop(name) {
+            out_headers.append(name, value.clone());
+        }
+    }
+
+    if !rewrites(&p, &parts.method, &path, status) {
+        let stream = futures::stream::unfold(resp, |mut r| async move {
+            match r.chunk().await {
+                Ok(Some(c)) => Some((Ok::<Bytes, reqwest::Error>(c), r)),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), r)),
+            }
+        });
+        let mut out = Response::new(Body::from_stream(stream));
+        *out.status_mut() = status;
+        *out.headers_mut() = out_headers;
+        return out;
+    }
+
+    let bytes = match resp.bytes().await {
+        Ok(b) => b.to_vec(),
+        Err(e) => return bad_gateway(crate::sut::process::error_chain(&e)),
+    };
+    let mut status = status;
+    let bytes = rewrite_answer(&p, &path, &mut status, &mut out_headers, bytes).await;
+    let mut out = Response::new(Body::from(bytes));
+    *out.status_mut() = status;
+    *out.headers_mut() = out_headers;
+    out
+}
+
+/// Whether the answer to this request is rewritten (and so buffered).
+fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode) -> bool {
+    use Operator as O;
+    match &p.role {
+        Role::Scrape => matches!(
+            p.op,
+            O::ScrapeContentType
+                | O::EmbedDropModelLabel
+                | O::FaissShiftBuckets
+                | O::DuckdbRenameUnit
+                | O::GatingDropClassLabel
+                | O::DropRrfK
+                | O::BatchSizeSumDoubled
+                | O::EmbedCountFrozen
+        ),
+        Role::App { .. } => match p.op {
+            O::AppServesExposition => method == Method::GET && status == StatusCode::NOT_FOUND,
+            O::McpHideFetch => method == Method::POST && path == "/mcp",
+            O::FindingsWithoutLines | O::StripLimits => path == "/v1/search",
+            O::CorruptRunpack => path.starts_with("/v1/runpack/") && status.is_success(),
+            _ => false,
+        },
+        Role::Otlp | Role::Embeddings => false,
+    }
+}
+
+async fn rewrite_answer(
+    p: &Proxy,
+    path: &str,
+    status: &mut StatusCode,
+    headers: &mut HeaderMap,
+    bytes: Vec<u8>,
+) -> Vec<u8> {
+    use Operator as O;
+    if let Role::App { scrape_url } = &p.role {
+        return match p.op {
+            O::AppServesExposition => match p.client.get(scrape_url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    *status = StatusCode::OK;
+                    headers.clear();
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                    );
+                    r.bytes().await.map_or(bytes, |b| b.to_vec())
+                }
+                _ => bytes,
+            },
+            O::McpHideFetch => {
+                let sse = headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|ct| ct.contains("event-stream"));
+                rewrite::map_mcp(&bytes, sse, |v| {
+                    if let Some(tools) = v
+                        .pointer_mut("/result/tools")
+                        .and_then(serde_json::Value::as_array_mut)
+                    {
+                        tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some("fetch"));
+                    }
+                })
+            }
+            O::FindingsWithoutLines => rewrite::map_json(&bytes, |v| {
+                rewrite::strip_finding_keys(v, &["start_line", "end_line"]);
+            }),
+            O::StripLimits => rewrite::map_json(&bytes, |v| {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.remove("limits");
+                }
+            }),
+            O::CorruptRunpack if path.starts_with("/v1/runpack/") => {
+                let half = bytes.len() / 2;
+                bytes[..half].to_vec()
+            }
+            _ => bytes,
+        };
+    }
+    // The scrape.
+    if p.op == O::ScrapeContentType {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return bytes;
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let out = match p.op {
+        O::EmbedDropModelLabel => {
+            rewrite::map_family(&text, EMBED, |l| Some(rewrite::drop_label(l, "model")))
+        }
+        O::FaissShiftBuckets => rewrite::map_family(&text, FAISS, |l| {
+            Some(if l.contains("_bucket") {
+                rewrite::scale_le(l, 10.0)
+            } else {
+                l.to_owned()
+            })
+        }),
+        O::DuckdbRenameUnit => {
+            rewrite::rename_family(&text, DUCKDB, "codeintel_duckdb_execute_milliseconds")
+        }
+        O::GatingDropClassLabel => {
+            rewrite::map_family(&text, GATING, |l| Some(rewrite::drop_label(l, "class")))
+        }
+        O::DropRrfK => rewrite::map_family(&text, RRF_K, |_| None),
+        O::BatchSizeSumDoubled => rewrite::map_family(&text, BATCH, |l| {
+            Some(match rewrite::metric_name(l) {
+                Some(n) if n.ends_with("_sum") && !l.starts_with('#') => {
+                    rewrite::scale_value(l, 2.0)
+                }
+                _ => l.to_owned(),
+            })
+        }),
+        O::EmbedCountFrozen => {
+            let now = rewrite::family_lines(&text, EMBED);
+            let mut frozen = p.frozen.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(lines) = frozen.as_ref() {
+                rewrite::replace_family(&text, EMBED, lines)
+            } else {
+                if now.iter().any(|l| !l.starts_with('#')) {
+                    *frozen = Some(now);
+                }
+                text
+            }
+        }
+        _ => text,
+    };
+    out.into_bytes()
+}
+
+/// A trace export with the operator's span edit applied, re-encoded as
+/// protobuf; a payload that does not decode goes on unchanged (the receiver
+/// judges it).
+fn edit_traces(op: Operator, headers: &HeaderMap, body: Bytes) -> (Bytes, HeaderMap) {
+    let Some(edit) = op.span_edit() else {
+        return (body, headers.clone());
+    };
+    let header_str = |n: HeaderName| headers.get(n).and_then(|v| v.to_str().ok());
+    let encoding = Encoding::from_content_type(header_str(header::CONTENT_TYPE));
+    let Ok(raw) = decompress(header_str(header::CONTENT_ENCODING), &body) else {
+        return (body, headers.clone());
+    };
+    let decoded = match encoding {
+        Encoding::Protobuf => ExportTraceServiceRequest::decode(raw.as_slice()).ok(),
+        Encoding::Json => serde_json::from_slice(&raw).ok(),
+    };
+    let Some(mut req) = decoded else {
+        return (body, headers.clone());
+    };
+    edit_export(edit, &mut req);
+    let mut headers = headers.clone();
+    headers.remove(header::CONTENT_ENCODING);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-protobuf"),
+    );
+    (Bytes::from(req.encode_to_vec()), headers)
+}
