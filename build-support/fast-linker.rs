@@ -7,11 +7,21 @@
 //! the 2-core CI machine (measured under the same load). `scripts/setup.sh`
 //! installs mold; gold comes with binutils. `CODEINTEL_LINKER=default` (or
 //! `mold`, `gold`, `lld`) overrides the choice.
+//!
+//! A package with its own build script includes this file as a module
+//! (`#[path = "../build-support/fast-linker.rs"] mod fast_linker;`) and
+//! calls [`emit`].
 
 use std::env;
 use std::path::Path;
 
+#[allow(dead_code)] // the entry point only when this file is the build script
 fn main() {
+    emit();
+}
+
+/// Prints the linker choice for the package being built.
+pub fn emit() {
     println!("cargo:rerun-if-changed=../build-support/fast-linker.rs");
     println!("cargo:rerun-if-env-changed=CODEINTEL_LINKER");
     if !env::var("TARGET").is_ok_and(|t| t.contains("linux")) {

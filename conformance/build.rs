@@ -1,7 +1,8 @@
 //! Embeds the default fixtures (the sample repository and the golden
 //! queries) in the binary, so an installed `codeintel-conformance` runs
 //! outside this repository: it writes them to a temp folder at run time
-//! (`src/fixtures.rs`).
+//! (`src/fixtures.rs`). Also links the package's tests and binaries with a
+//! fast linker when one is installed (`build-support/fast-linker.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,11 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+#[path = "../build-support/fast-linker.rs"]
+mod fast_linker;
+
 fn main() -> std::io::Result<()> {
+    fast_linker::emit();
     let manifest =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").map_err(std::io::Error::other)?);
     let fixtures = manifest.join("..").join("fixtures");

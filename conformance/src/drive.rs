@@ -860,18 +860,19 @@ impl<'a> Driver<'a> {
         let result = async {
             let resp = req.send().await?;
             let status = resp.status().as_u16();
+            let url = resp.url().path().to_owned();
             let content_type = resp
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let (bytes, cut) = read_bounded(resp, self.cfg.max_body).await?;
-            Ok::<_, reqwest::Error>((status, content_type, bytes, cut))
+            Ok::<_, reqwest::Error>((status, url, content_type, bytes, cut))
         }
         .await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok((status, content_type, bytes, cut)) => Answer {
+            Ok((status, url, content_type, bytes, cut)) => Answer {
                 status: Some(status),
                 content_type,
                 bytes,

@@ -274,7 +274,7 @@ struct Tally {
     wall_ms: u64,
 }
 
-fn scrape(step: &str, t: Tally, distinct: u32, seen: u32, texts: u32, body: String) -> Scrape {
+fn scrape(step: &str, tally: Tally, distinct: u32, seen: u32, texts: u32, body: String) -> Scrape {
     Scrape {
         step: step.to_owned(),
         searches_done: tally.searches,
