@@ -235,6 +235,42 @@ async fn a_dead_embedder_costs_one_timeout_then_the_breaker_answers_at_once() {
     server.shutdown().await.unwrap();
 }
 
+/// A server that keeps answering 429: after the retries the answer says
+/// "rate limited" (`dense_rate_limited`), not "unavailable", and the
+/// breaker stays closed (the server is alive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limited_embedder_is_reported_as_rate_limited() {
+    spans();
+    let ws = Workspace::new();
+    let metrics = Metrics::noop();
+    index_with_the_test_model(&ws, &metrics).await;
+    let busy = MockServer::builder().start().await;
+    Mock::given(matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(429).set_body_string("slow down"))
+        .mount(&busy)
+        .await;
+    let embedder = client(&busy.uri(), metrics.clone(), |c| {
+        c.max_retries = 1;
+        c.breaker_threshold = 1;
+    });
+    let server = start_ready(ws.config(None), metrics, Some(embedder)).await;
+    for _ in 0..2 {
+        let body = search(&server, "refund a captured payment").await;
+        let l = limit(&body, "dense_rate_limited").unwrap_or_else(|| panic!("{body}"));
+        assert!(
+            l["message"].as_str().unwrap().contains("rate limiting"),
+            "{body}"
+        );
+        assert!(limit(&body, "dense_unavailable").is_none(), "{body}");
+    }
+    assert_eq!(
+        busy.received_requests().await.unwrap().len(),
+        4,
+        "two attempts per query: a 429 does not open the breaker"
+    );
+    server.shutdown().await.unwrap();
+}
+
 /// Waits until the server serves `version` (the `CURRENT` watcher polls).
 async fn until_served(server: &RunningServer, version: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -754,3 +754,39 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fused(id: &str, score: f64) -> fusion::Fused {
+        fusion::Fused {
+            id: id.to_owned(),
+            score,
+            channels: Vec::new(),
+        }
+    }
+
+    fn row(id: &str) -> ChunkRecord {
+        ChunkRecord {
+            id: id.to_owned(),
+            path: format!("{id}.rs"),
+            start_line: 1,
+            end_line: 2,
+            language: "rust".to_owned(),
+            kind: "function".to_owned(),
+            symbol: None,
+            text: "fn a() {}".to_owned(),
+        }
+    }
+
+    #[test]
+    fn hydrate_reports_ids_the_catalog_lacks_instead_of_dropping_them_silently() {
+        let engine = Engine::new(None, Metrics::noop(), EngineConfig::default());
+        let ranked = [fused("a", 0.3), fused("gone", 0.2), fused("b", 0.1)];
+        let (findings, missing) = engine.findings(&ranked, vec![row("b"), row("a")]);
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "fused order kept");
+        assert_eq!(missing, ["gone"]);
+    }
+}
