@@ -14,6 +14,7 @@
 //! The embedder never logs or traces input texts: only their count and total
 //! length.
 
+pub mod breaker;
 pub mod local;
 pub mod openai;
 pub mod select;
@@ -160,6 +161,20 @@ pub enum EmbedError {
     /// The in-process model failed (tokenizer or inference).
     #[error("{0}")]
     Local(String),
+
+    /// The circuit breaker is open: the server failed `failures` times in a
+    /// row, so no request is sent until the next probe.
+    #[error(
+        "the embeddings server at {url} is considered down after {failures} consecutive failures \
+         (last: {last}); no request sent, the next probe is in {retry_in:?} \
+         (is the embeddings server running? check CODEINTEL_VLLM_URL)"
+    )]
+    CircuitOpen {
+        url: String,
+        failures: u32,
+        retry_in: Duration,
+        last: String,
+    },
 }
 
 impl EmbedError {
@@ -170,13 +185,30 @@ impl EmbedError {
     /// misconfiguration.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Timeout { .. } => true,
+            Self::Connect { .. } | Self::Timeout { .. } | Self::CircuitOpen { .. } => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
             Self::Malformed { .. }
             | Self::Dimension { .. }
             | Self::CountMismatch { .. }
             | Self::Config(_)
             | Self::Local(_) => false,
+        }
+    }
+
+    /// The server is alive but throttling us (HTTP 429, still after the
+    /// retries): "rate limited", not "unavailable", in what callers report.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::Status { status: 429, .. })
+    }
+
+    /// Whether this failure says the server is down (what opens the circuit
+    /// breaker): connection errors, timeouts and 5xx. A 429 is an answer
+    /// from a live server.
+    pub fn is_down(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Timeout { .. } => true,
+            Self::Status { status, .. } => *status >= 500,
+            _ => false,
         }
     }
 
@@ -204,6 +236,7 @@ impl EmbedError {
             Self::CountMismatch { .. } => "EmbedError::CountMismatch",
             Self::Config(_) => "EmbedError::Config",
             Self::Local(_) => "EmbedError::Local",
+            Self::CircuitOpen { .. } => "EmbedError::CircuitOpen",
         }
     }
 
@@ -233,6 +266,7 @@ impl EmbedError {
             Self::CountMismatch { .. } => "count_mismatch",
             Self::Config(_) => "config",
             Self::Local(_) => "local_model",
+            Self::CircuitOpen { .. } => "circuit_open",
         }
     }
 }

@@ -54,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use super::breaker::{Admit, Breaker};
 use super::{EmbedError, Embedder};
 use crate::observability::metrics::{Metrics, Outcome};
 
@@ -102,6 +103,11 @@ pub struct OpenAiConfig {
     /// The vector dimension every answer must have; `None`: detected on the
     /// first successful answer, then enforced.
     pub expected_dimension: Option<usize>,
+    /// Consecutive failed attempts (connection errors, timeouts, 5xx) that
+    /// open the circuit breaker; 0 turns it off.
+    pub breaker_threshold: u32,
+    /// How long the open breaker answers at once before one probe request.
+    pub breaker_cooldown: Duration,
 }
 
 impl OpenAiConfig {
@@ -119,6 +125,8 @@ impl OpenAiConfig {
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_max: DEFAULT_BACKOFF_MAX,
             expected_dimension: None,
+            breaker_threshold: super::breaker::DEFAULT_THRESHOLD,
+            breaker_cooldown: super::breaker::DEFAULT_COOLDOWN,
         }
     }
 }
@@ -136,6 +144,8 @@ impl fmt::Debug for OpenAiConfig {
             .field("backoff_base", &self.backoff_base)
             .field("backoff_max", &self.backoff_max)
             .field("expected_dimension", &self.expected_dimension)
+            .field("breaker_threshold", &self.breaker_threshold)
+            .field("breaker_cooldown", &self.breaker_cooldown)
             .finish()
     }
 }
@@ -211,6 +221,10 @@ pub struct OpenAiEmbedder {
     span_name: String,
     /// Cleared for good when the server refuses `encoding_format: base64`.
     base64: AtomicBool,
+    /// Stops sending to a server that keeps failing (see [`Breaker`]).
+    breaker: Breaker,
+    /// The last failure that counted towards the breaker (for its message).
+    last_down: std::sync::Mutex<String>,
 }
 
 impl fmt::Debug for OpenAiEmbedder {
@@ -278,6 +292,8 @@ impl OpenAiEmbedder {
             let _ = dimension.set(d);
         }
         Ok(Self {
+            breaker: Breaker::new(cfg.breaker_threshold, cfg.breaker_cooldown),
+            last_down: std::sync::Mutex::new(String::new()),
             span_name: format!("embeddings {}", cfg.model),
             cfg,
             endpoint,
@@ -298,10 +314,67 @@ impl OpenAiEmbedder {
         &self.cfg
     }
 
+    /// Whether the circuit breaker refuses calls now (the server failed
+    /// `breaker_threshold` times in a row and the cool-down is running).
+    pub fn breaker_open(&self) -> bool {
+        self.breaker.is_open(Instant::now())
+    }
+
+    /// The breaker's answer for one attempt: `Err` when it refuses (counted
+    /// in `codeintel_embed_breaker_rejections_total`).
+    fn admit(&self) -> Result<Admit, EmbedError> {
+        match self.breaker.admit(Instant::now()) {
+            Admit::Reject { retry_in, failures } => Err(self.rejection(retry_in, failures)),
+            admit => Ok(admit),
+        }
+    }
+
+    fn rejection(&self, retry_in: Duration, failures: u32) -> EmbedError {
+        self.metrics.record_breaker_rejection(CLIENT_NAME);
+        EmbedError::CircuitOpen {
+            url: self.endpoint.display.clone(),
+            failures,
+            retry_in,
+            last: self
+                .last_down
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// Tells the breaker how an attempt ended.
+    fn report(&self, error: Option<&EmbedError>) {
+        match error {
+            Some(e) if e.is_down() => {
+                *self
+                    .last_down
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = e.to_string();
+                if self.breaker.on_failure(Instant::now()) {
+                    tracing::error!(
+                        url = %self.endpoint.display,
+                        threshold = i64::from(self.cfg.breaker_threshold),
+                        cooldown_ms = self.cfg.breaker_cooldown.as_millis() as i64,
+                        reason = %e,
+                        "the embeddings server keeps failing: circuit breaker open, \
+                         calls fail at once until a probe succeeds"
+                    );
+                }
+            }
+            // Any answer (even a 4xx or a 429) shows the server is alive.
+            _ => self.breaker.on_success(),
+        }
+    }
+
     /// Embeds texts in batches, `max_concurrency` at once, in input order.
     async fn embed_all(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
+        }
+        // An open breaker answers before any span or request.
+        if let Admit::Reject { retry_in, failures } = self.breaker.peek(Instant::now()) {
+            return Err(self.rejection(retry_in, failures));
         }
         // Futures are lazy: each batch's span and request start when
         // `buffer_unordered` first polls it.
@@ -373,8 +446,18 @@ impl OpenAiEmbedder {
         {
             let mut attempt: u32 = 0;
             loop {
+                if let Err(e) = self.admit() {
+                    // Opened during our retries (or by a concurrent call):
+                    // stop here.
+                    span.record("codeintel.embed.attempts", i64::from(attempt));
+                    span.record("error.type", e.kind());
+                    span.record("otel.status_code", "ERROR");
+                    span.record("otel.status_description", e.to_string().as_str());
+                    return Err(e);
+                }
                 let recorder = AttemptRecorder::start(&self.metrics, &self.cfg.model, batch.len());
                 let result = self.attempt(batch, &span).await;
+                self.report(result.as_ref().err().map(|f| &f.error));
                 recorder.finish(if result.is_ok() {
                     Outcome::Ok
                 } else {

@@ -94,6 +94,15 @@ pub enum PublishError {
     NoRollback { data: PathBuf, why: String },
     #[error("version {version} not found in {data}; `codeintel-server versions` lists them")]
     UnknownVersion { data: PathBuf, version: String },
+    #[error(
+        "refusing to publish {version} in {data}: it is older than {current}, which CURRENT \
+         names; build again (the next build gets a newer number) or use `rollback --to`"
+    )]
+    Older {
+        data: PathBuf,
+        version: String,
+        current: String,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
@@ -138,6 +147,53 @@ fn sync_dir(path: &Path) {
     if let Ok(d) = File::open(path) {
         let _ = d.sync_all();
     }
+}
+
+/// Flushes every file and folder under `dir` (then `dir` itself) to disk,
+/// so that a version renamed into place after this is whole after a crash.
+pub fn sync_tree(dir: &Path) -> Result<(), PublishError> {
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let ty = entry.file_type().map_err(io(&path))?;
+        if ty.is_dir() {
+            sync_tree(&path)?;
+        } else if ty.is_file() {
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&path))?;
+        }
+    }
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Marks a version folder as served by this process until the returned
+/// file is dropped: a shared lock on its `manifest.json`, which `prune`
+/// (in any process) honours. `None` when the file system refuses locks.
+pub fn hold_served(dir: &Path) -> Option<File> {
+    let file = File::open(dir.join("manifest.json")).ok()?;
+    match file.lock_shared() {
+        Ok(()) => Some(file),
+        Err(e) => {
+            tracing::warn!(
+                version = %dir.display(),
+                error = %e,
+                "cannot mark the served version (shared lock on manifest.json); \
+                 a concurrent prune could remove it"
+            );
+            None
+        }
+    }
+}
+
+/// Whether a server holds `dir` (see [`hold_served`]).
+pub fn is_served(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join("manifest.json")) else {
+        return false;
+    };
+    // An exclusive lock we get is released when `file` closes; a lock
+    // error (no flock on this file system) cannot tell, so it says no.
+    matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock))
 }
 
 fn parse_version_number(name: &str) -> Option<u64> {
@@ -288,13 +344,23 @@ impl DataDir {
         staging: Staging,
         manifest: &Manifest,
     ) -> Result<VersionInfo, PublishError> {
+        if let Some(current) = self.current_name()?
+            && parse_version_number(&current) >= parse_version_number(&staging.version)
+        {
+            return Err(PublishError::Older {
+                data: self.root.clone(),
+                version: staging.version,
+                current,
+            });
+        }
         let manifest_path = staging.dir.join("manifest.json");
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| PublishError::Manifest {
             path: manifest_path.clone(),
             why: e.to_string(),
         })?;
         fs::write(&manifest_path, json).map_err(io(&manifest_path))?;
-        sync_dir(&staging.dir);
+        // Every file and folder on disk before the rename makes it visible.
+        sync_tree(&staging.dir)?;
         let final_dir = self.versions_dir().join(&staging.version);
         fs::rename(&staging.dir, &final_dir).map_err(io(&final_dir))?;
         sync_dir(&self.versions_dir());
@@ -365,16 +431,26 @@ impl DataDir {
         })
     }
 
-    /// Removes all but the newest `keep` versions (never the current one).
-    pub fn prune(&self, keep: usize) -> Result<(), PublishError> {
+    /// Removes all but the newest `keep` versions — never the one CURRENT
+    /// names, nor one a running server still serves (see [`hold_served`]).
+    /// Returns the names removed.
+    pub fn prune(&self, keep: usize) -> Result<Vec<String>, PublishError> {
         let versions = self.versions()?;
         let excess = versions.len().saturating_sub(keep);
+        let mut removed = Vec::new();
         for v in versions.into_iter().take(excess) {
-            if !v.current {
-                let _ = fs::remove_dir_all(&v.dir);
+            if v.current {
+                continue;
+            }
+            if is_served(&v.dir) {
+                tracing::info!(version = %v.name, "not pruned: a server still serves it");
+                continue;
+            }
+            if fs::remove_dir_all(&v.dir).is_ok() {
+                removed.push(v.name);
             }
         }
-        Ok(())
+        Ok(removed)
     }
 }
 
@@ -447,6 +523,69 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("pid"), "{e}");
+    }
+
+    #[test]
+    fn prune_skips_a_served_version_until_it_is_released() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let lock = data.lock().unwrap();
+        let publish = || {
+            let s = data.begin(&lock).unwrap();
+            let m = manifest(&s.version);
+            data.publish(&lock, s, &m).unwrap()
+        };
+        let first = publish();
+        let held = hold_served(&first.dir).expect("shared lock");
+        assert!(is_served(&first.dir));
+        for _ in 0..(KEEP_VERSIONS + 2) {
+            publish();
+        }
+        assert!(first.dir.is_dir(), "a served version is never pruned");
+        assert!(!tmp.path().join("versions/v000002").exists());
+        drop(held);
+        assert!(!is_served(&first.dir));
+        let removed = data.prune(KEEP_VERSIONS).unwrap();
+        assert_eq!(removed, vec!["v000001".to_owned()]);
+    }
+
+    #[test]
+    fn an_older_version_is_never_published_over_a_newer_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let lock = data.lock().unwrap();
+        let stale = data.begin(&lock).unwrap(); // v000001, started first
+        // Meanwhile v000002 was published (as a concurrent build would).
+        fs::create_dir_all(tmp.path().join("versions/v000002")).unwrap();
+        fs::write(
+            tmp.path().join("versions/v000002/manifest.json"),
+            serde_json::to_vec(&manifest("v000002")).unwrap(),
+        )
+        .unwrap();
+        data.point_current("v000002").unwrap();
+        let m = manifest(&stale.version);
+        let e = data.publish(&lock, stale, &m).unwrap_err().to_string();
+        assert!(e.contains("refusing to publish v000001"), "{e}");
+        assert!(e.contains("older than v000002"), "{e}");
+        assert_eq!(data.current_name().unwrap().as_deref(), Some("v000002"));
+    }
+
+    #[test]
+    fn published_files_are_synced_and_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let lock = data.lock().unwrap();
+        let s = data.begin(&lock).unwrap();
+        fs::create_dir_all(s.dir.join("dense")).unwrap();
+        fs::write(s.dir.join("dense/vectors.bin"), [1u8; 64]).unwrap();
+        sync_tree(&s.dir).unwrap();
+        let m = manifest(&s.version);
+        let v = data.publish(&lock, s, &m).unwrap();
+        assert_eq!(
+            fs::read(v.dir.join("dense/vectors.bin")).unwrap(),
+            [1u8; 64]
+        );
+        assert!(sync_tree(&tmp.path().join("missing")).is_err());
     }
 
     #[test]

@@ -73,6 +73,9 @@ struct Instruments {
     gating_decisions: Counter<u64>,
     gating_rrf_k: Histogram<u64>,
     query_ambiguity: Histogram<f64>,
+    search_limits: Counter<u64>,
+    hydrate_misses: Counter<u64>,
+    embed_breaker_rejections: Counter<u64>,
 }
 
 /// Typed handle on the contract's instruments. Cheap to clone; pass it
@@ -135,6 +138,25 @@ impl Metrics {
                 .f64_histogram("query_ambiguity")
                 .with_description("Ambiguity score of a query in [0, 1], one per search.")
                 .with_boundaries(AMBIGUITY_BUCKETS.to_vec())
+                .build(),
+            search_limits: meter
+                .u64_counter("search_limits")
+                .with_description(
+                    "Degradations reported in a search's `limits`, by stable code \
+                     (dense_model_mismatch, dense_dimension_mismatch, hydrate_missing, ...).",
+                )
+                .build(),
+            hydrate_misses: meter
+                .u64_counter("hydrate_misses")
+                .with_description(
+                    "Fused ids missing from the catalog at hydrate (dropped from the answer).",
+                )
+                .build(),
+            embed_breaker_rejections: meter
+                .u64_counter("embed_breaker_rejections")
+                .with_description(
+                    "Embedding calls answered at once by the open circuit breaker, without a request.",
+                )
                 .build(),
         };
         Self {
@@ -214,6 +236,29 @@ impl Metrics {
         );
         self.inner.gating_rrf_k.record(u64::from(rrf_k), &[]);
         self.inner.query_ambiguity.record(ambiguity, &[]);
+    }
+}
+
+impl Metrics {
+    /// One `limits` entry of a search answer. `code` must be one of the
+    /// engine's static limit codes (bounded cardinality).
+    pub fn record_search_limit(&self, code: &'static str) {
+        self.inner
+            .search_limits
+            .add(1, &[KeyValue::new("limit", code)]);
+    }
+
+    /// Ids the fusion returned that the catalog does not hold.
+    pub fn record_hydrate_misses(&self, missing: usize) {
+        self.inner.hydrate_misses.add(missing as u64, &[]);
+    }
+
+    /// One embedding call refused by the open circuit breaker. `client` is
+    /// the client's static name.
+    pub fn record_breaker_rejection(&self, client: &'static str) {
+        self.inner
+            .embed_breaker_rejections
+            .add(1, &[KeyValue::new("client", client)]);
     }
 }
 

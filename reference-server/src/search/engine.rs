@@ -88,7 +88,9 @@ pub struct Finding {
 /// A degradation of this answer, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Limit {
-    /// Stable code: `dense_unavailable`, `dense_missing`, `sparse_failed`.
+    /// Stable code: `dense_unavailable`, `dense_rate_limited`,
+    /// `dense_missing`, `dense_model_mismatch`, `dense_dimension_mismatch`,
+    /// `sparse_failed`, `hydrate_missing`, `index_fallback`.
     pub code: &'static str,
     pub message: String,
 }
@@ -140,6 +142,14 @@ impl SearchError {
             Self::Internal(_) => "search",
         }
     }
+}
+
+fn dimension_mismatch(version: &str, built: usize, now: usize) -> String {
+    format!(
+        "the index {version} holds vectors of dimension {built} but the embedder answers \
+         dimension {now}; dense channel off: re-run `codeintel-server index` with this \
+         embedder, or configure the index's model"
+    )
 }
 
 /// A short, non-reversible fingerprint of the query for telemetry.
@@ -373,13 +383,42 @@ impl Engine {
                     return Err(SearchError::Hydrate(e.to_string()));
                 }
             };
-            let findings = self.findings(&fused, rows);
-            stage.detail(serde_json::json!({ "findings": findings.len() }));
-            findings
+            let (findings, missing) = self.findings(&fused, rows);
+            stage.detail(
+                serde_json::json!({ "findings": findings.len(), "missing": missing.len() }),
+            );
+            (findings, missing)
         };
+        let (findings, missing) = findings;
+        let hydrate_limit = (!missing.is_empty()).then(|| {
+            self.metrics.record_hydrate_misses(missing.len());
+            let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+            Limit {
+                code: "hydrate_missing",
+                message: format!(
+                    "{} of {} fused results are missing from the catalog of index {} \
+                     (ids {}{}) and were left out; the index version is inconsistent: \
+                     re-run `codeintel-server index`",
+                    missing.len(),
+                    fused.len(),
+                    index.version,
+                    shown.join(", "),
+                    if missing.len() > shown.len() {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                ),
+            }
+        });
 
-        let limits: Vec<Limit> = [dense.limit, sparse.limit].into_iter().flatten().collect();
+        let limits: Vec<Limit> = [dense.limit, sparse.limit, hydrate_limit]
+            .into_iter()
+            .flatten()
+            .chain(Self::index_limits(&index))
+            .collect();
         for l in &limits {
+            self.metrics.record_search_limit(l.code);
             tracing::warn!(limit = l.code, "search degraded: {}", l.message);
         }
         Ok(SearchOutcome {
@@ -395,13 +434,23 @@ impl Engine {
         })
     }
 
-    fn findings(&self, fused: &[fusion::Fused], rows: Vec<ChunkRecord>) -> Vec<Finding> {
+    /// The findings of the fused ids the catalog holds, and the ids it
+    /// does not hold (reported, never silently dropped).
+    fn findings(
+        &self,
+        fused: &[fusion::Fused],
+        rows: Vec<ChunkRecord>,
+    ) -> (Vec<Finding>, Vec<String>) {
         let mut by_id: HashMap<String, ChunkRecord> =
             rows.into_iter().map(|r| (r.id.clone(), r)).collect();
-        fused
+        let mut missing = Vec::new();
+        let findings = fused
             .iter()
             .filter_map(|f| {
-                let row = by_id.remove(&f.id)?;
+                let Some(row) = by_id.remove(&f.id) else {
+                    missing.push(f.id.clone());
+                    return None;
+                };
                 let snippet = row
                     .text
                     .lines()
@@ -428,7 +477,17 @@ impl Engine {
                         .collect(),
                 })
             })
-            .collect()
+            .collect();
+        (findings, missing)
+    }
+
+    /// Degradations of the loaded version itself (a torn version replaced
+    /// by its parent).
+    fn index_limits(index: &LoadedIndex) -> Option<Limit> {
+        index.fallback.as_ref().map(|why| Limit {
+            code: "index_fallback",
+            message: why.clone(),
+        })
     }
 
     async fn dense_channel(
@@ -479,14 +538,40 @@ impl Engine {
             timeline.note("dense", "skipped", serde_json::json!({ "reason": msg }));
             return ChannelResult::degraded("dense_model_mismatch", msg);
         }
+        let index_dim = index
+            .manifest
+            .dense
+            .dimension
+            .or_else(|| {
+                index
+                    .dense
+                    .as_ref()
+                    .map(crate::store::dense::DenseIndex::dim)
+            })
+            .filter(|d| *d > 0);
+        if let (Some(built), Some(now)) = (index_dim, embedder.dimension())
+            && built != now
+        {
+            let msg = dimension_mismatch(&index.version, built, now);
+            timeline.note("dense", "skipped", serde_json::json!({ "reason": msg }));
+            return ChannelResult::degraded("dense_dimension_mismatch", msg);
+        }
         let mut stage = timeline.stage("dense");
         let vector = match self.query_vector(embedder.as_ref(), query).await {
             Ok(v) => v,
-            Err(msg) => {
+            Err((code, msg)) => {
                 stage.fail(msg.clone());
-                return ChannelResult::degraded("dense_unavailable", msg);
+                return ChannelResult::degraded(code, msg);
             }
         };
+        // The embedder may learn its dimension only from this answer.
+        if let Some(built) = index_dim
+            && vector.len() != built
+        {
+            let msg = dimension_mismatch(&index.version, built, vector.len());
+            stage.fail(msg.clone());
+            return ChannelResult::degraded("dense_dimension_mismatch", msg);
+        }
         let idx = Arc::clone(index);
         let factor = self.cfg.refine_factor;
         let span = tracing::Span::current();
@@ -527,7 +612,7 @@ impl Engine {
         &self,
         embedder: &dyn Embedder,
         query: &str,
-    ) -> Result<Arc<Vec<f32>>, String> {
+    ) -> Result<Arc<Vec<f32>>, (&'static str, String)> {
         if let Some(cache) = &self.query_vectors {
             let hit = cache
                 .lock()
@@ -541,10 +626,27 @@ impl Engine {
         let texts = [query.to_owned()];
         let vector = match embedder.embed(&texts).await {
             Ok(mut v) if v.len() == 1 => Arc::new(v.pop().unwrap_or_default()),
-            Ok(v) => return Err(format!("embedder returned {} vectors for 1 query", v.len())),
+            Ok(v) => {
+                return Err((
+                    "dense_unavailable",
+                    format!("embedder returned {} vectors for 1 query", v.len()),
+                ));
+            }
+            Err(e) if e.is_rate_limited() => {
+                return Err((
+                    "dense_rate_limited",
+                    format!(
+                        "the embeddings server is rate limiting (HTTP 429 after the retries): {e}; \
+                         answered from the sparse channel only"
+                    ),
+                ));
+            }
             Err(e) => {
-                return Err(format!(
-                    "embedding the query failed: {e}; answered from the sparse channel only"
+                return Err((
+                    "dense_unavailable",
+                    format!(
+                        "embedding the query failed: {e}; answered from the sparse channel only"
+                    ),
                 ));
             }
         };
@@ -650,5 +752,41 @@ impl Engine {
                 ChannelResult::degraded("sparse_failed", msg)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fused(id: &str, score: f64) -> fusion::Fused {
+        fusion::Fused {
+            id: id.to_owned(),
+            score,
+            channels: Vec::new(),
+        }
+    }
+
+    fn row(id: &str) -> ChunkRecord {
+        ChunkRecord {
+            id: id.to_owned(),
+            path: format!("{id}.rs"),
+            start_line: 1,
+            end_line: 2,
+            language: "rust".to_owned(),
+            kind: "function".to_owned(),
+            symbol: None,
+            text: "fn a() {}".to_owned(),
+        }
+    }
+
+    #[test]
+    fn hydrate_reports_ids_the_catalog_lacks_instead_of_dropping_them_silently() {
+        let engine = Engine::new(None, Metrics::noop(), EngineConfig::default());
+        let ranked = [fused("a", 0.3), fused("gone", 0.2), fused("b", 0.1)];
+        let (findings, missing) = engine.findings(&ranked, vec![row("b"), row("a")]);
+        let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "fused order kept");
+        assert_eq!(missing, ["gone"]);
     }
 }

@@ -304,7 +304,7 @@ async fn trace(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response
         url.path = %req.uri().path(),
         url.scheme = "http",
         server.address = %address,
-        server.port = port,
+        server.port = i64::from(port),
         network.protocol.version = protocol_version(req.version()),
         user_agent.original = tracing::field::Empty,
         error.type = tracing::field::Empty,
@@ -326,7 +326,7 @@ async fn trace(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response
         .insert(HttpTraceContext(span.context()));
     let response = next.run(req).instrument(span.clone()).await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
         span.record("error.type", status.as_str());
@@ -468,6 +468,19 @@ pub fn capabilities(state: &AppState) -> serde_json::Value {
             },
             "sparse": { "available": index.is_some() },
             "refine": dense_in_index && embedder.is_some(),
+            // FAISS holds full vectors for every kind built, so its scores are
+            // exact already: refine only widens an approximate search.
+            "refine_effect": index.as_ref().and_then(|i| i.dense.as_ref()).map(|d| {
+                serde_json::json!({
+                    "index_kind": d.kind().label(),
+                    "effect": d.refine_effect(),
+                    "note": if d.refine_effect() == "none" {
+                        "exact (flat) index: refine changes nothing and costs nothing"
+                    } else {
+                        "approximate index: refine searches factor× wider (efSearch / nprobe) and keeps the best k; no re-scoring, FAISS scores are exact inner products"
+                    },
+                })
+            }),
         },
         "tools": mcp::TOOL_NAMES,
         "endpoints": ["/healthz", "/readyz", "/capz", "/v1/search", "/v1/runpack/{trace_id}", "/mcp"],

@@ -379,7 +379,7 @@ impl McpServer {
             "search" => self.search(parse_args(tool, args)?, timeline).await,
             "fetch" => self.fetch(parse_args(tool, args)?, timeline).await,
             "text_search" => self.text_search(parse_args(tool, args)?, timeline).await,
-            "open_file" => self.open_file(&parse_args(tool, args)?, timeline),
+            "open_file" => self.open_file(parse_args(tool, args)?, timeline).await,
             "list_paths" => self.list_paths(parse_args(tool, args)?, timeline).await,
             "symbol_search" => self.symbol_search(parse_args(tool, args)?, timeline).await,
             other => Err(ToolError::new(
@@ -532,15 +532,38 @@ impl McpServer {
         })))
     }
 
-    /// The repository's files as indexing sees them, filtered by `glob`.
-    async fn walk_files(
-        &self,
-        glob: Option<&str>,
-    ) -> Result<(Vec<walk::SourceFile>, usize), ToolError> {
+    /// The repository's files as indexing saw them, filtered by `glob`:
+    /// the loaded version's file list from its catalog (no walk per call;
+    /// files added since the last index run show after the next one), or a
+    /// walk while no version is loaded yet.
+    async fn walk_files(&self, glob: Option<&str>) -> Result<(Vec<Listed>, usize), ToolError> {
         let matcher = match glob.map(str::trim).filter(|g| !g.is_empty()) {
             Some(g) => Some(PathGlob::new(g)?),
             None => None,
         };
+        if let Some(index) = self.state.engine.current() {
+            let span = tracing::Span::current();
+            let root = self.state.repo_root.to_path_buf();
+            let files =
+                tokio::task::spawn_blocking(move || span.in_scope(|| index.catalog.files()))
+                    .await
+                    .map_err(|e| ToolError::new("internal", e.to_string()))?
+                    .map_err(|e| {
+                        ToolError::new("catalog", format!("reading the file list failed: {e}"))
+                    })?;
+            let total = files.len();
+            let mut listed: Vec<Listed> = files
+                .into_keys()
+                .filter(|p| !p.split('/').any(|part| part == ".." || part.is_empty()))
+                .filter(|p| matcher.as_ref().is_none_or(|m| m.is_match(p)))
+                .map(|p| Listed {
+                    abs_path: root.join(&p),
+                    rel_path: p,
+                })
+                .collect();
+            listed.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
+            return Ok((listed, total));
+        }
         let root = self.state.repo_root.to_path_buf();
         let opts = self.state.walk_options();
         let span = tracing::Span::current();
@@ -557,6 +580,10 @@ impl McpServer {
             .into_iter()
             .filter(|f| matcher.as_ref().is_none_or(|m| m.is_match(&f.rel_path)))
             .filter(|f| f.abs_path.starts_with(&*self.state.repo_root))
+            .map(|f| Listed {
+                rel_path: f.rel_path,
+                abs_path: f.abs_path,
+            })
             .collect();
         Ok((files, total))
     }
@@ -593,9 +620,15 @@ impl McpServer {
         })))
     }
 
-    fn open_file(&self, a: &OpenFileArgs, timeline: &Timeline) -> Result<ToolOk, ToolError> {
+    async fn open_file(&self, a: OpenFileArgs, timeline: &Timeline) -> Result<ToolOk, ToolError> {
         let mut stage = timeline.stage("open_file");
-        let result = open_file(&self.state.repo_root, a);
+        // File-system work (canonicalize, stat, read) off the async runtime.
+        let root = Arc::clone(&self.state.repo_root);
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || span.in_scope(|| open_file(&root, &a)))
+            .await
+            .map_err(|e| ToolError::new("internal", e.to_string()))
+            .and_then(|r| r);
         if let Err(e) = &result {
             stage.fail(e.message.clone());
         }
@@ -866,11 +899,19 @@ impl PathGlob {
     }
 }
 
+/// A file of the repository as the tools list it.
+struct Listed {
+    /// Repository-relative, `/`-separated.
+    rel_path: String,
+    /// Below the canonical repository root.
+    abs_path: std::path::PathBuf,
+}
+
 /// Regex search over `files`, at most `max` matching lines:
 /// (matches, files searched, truncated).
 fn grep_files(
     matcher: &grep_regex::RegexMatcher,
-    files: &[walk::SourceFile],
+    files: &[Listed],
     max: usize,
 ) -> (Vec<serde_json::Value>, usize, bool) {
     use grep_searcher::{BinaryDetection, SearcherBuilder, sinks::UTF8};

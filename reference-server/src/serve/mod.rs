@@ -44,6 +44,9 @@ use crate::search::engine::{Engine, EngineConfig};
 pub const RUN_STORE_CAPACITY: usize = 1024;
 /// How long a graceful shutdown waits for open connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often a running server reads `CURRENT` (a few bytes) to pick up a
+/// CLI `index` or `rollback`.
+pub const CURRENT_POLL: Duration = Duration::from_millis(500);
 
 /// Whether the server can search yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +142,12 @@ pub struct AppState {
     embedder: Option<Arc<dyn Embedder>>,
     /// One build at a time from this process.
     index_lock: Arc<tokio::sync::Mutex<()>>,
+    /// One load-and-publish at a time: each reads `CURRENT` inside it, so
+    /// a slow load can never replace a newer version with an older one.
+    publish_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The `CURRENT` content the served version was loaded for (the
+    /// watcher reloads when it changes).
+    seen_current: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -189,6 +198,8 @@ impl AppState {
             metrics,
             embedder,
             index_lock: Arc::new(tokio::sync::Mutex::new(())),
+            publish_lock: Arc::new(tokio::sync::Mutex::new(())),
+            seen_current: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -275,20 +286,92 @@ impl AppState {
         Ok(outcome.version.dir)
     }
 
-    /// Opens a version folder on a blocking thread and publishes it to the
-    /// engine; returns its version name.
-    async fn load_and_publish(&self, dir: PathBuf) -> Result<String, ServeError> {
+    /// Serves what `CURRENT` names now (its parent when it is torn):
+    /// reads `CURRENT`, loads that version on a blocking thread and
+    /// publishes it to the engine — all under one lock, so concurrent
+    /// re-indexes, rollbacks and the watcher end on what `CURRENT` says last.
+    /// Nothing is reloaded when the served version was loaded for the same
+    /// `CURRENT`. Returns the served version's name.
+    async fn publish_current(&self) -> Result<String, ServeError> {
+        let _one_publish = self.publish_lock.lock().await;
+        let data = DataDir::open(&self.config.data)?;
+        let current = data.current_name()?;
+        if let (Some(name), Some(served)) = (&current, self.engine.current())
+            && served.wanted == *name
+            && self.seen_current() == current
+        {
+            return Ok(served.version.clone());
+        }
         let metrics = self.metrics.clone();
         let span = tracing::Span::current();
         let index = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| loaded::load_version(&dir, &metrics).map_err(Box::new))
+            span.in_scope(|| loaded::load_current(&data, &metrics).map_err(Box::new))
         })
         .await
         .map_err(|e| ServeError::Task(e.to_string()))?
         .map_err(ServeError::Load)?;
+        let Some(index) = index else {
+            return Err(ServeError::Publish(Box::new(PublishError::NoVersion(
+                self.config.data.clone(),
+            ))));
+        };
         let version = index.version.clone();
+        *self
+            .seen_current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(index.wanted.clone());
+        if let Some(served) = self.engine.current()
+            && served.version != version
+        {
+            tracing::info!(from = %served.version, to = %version, "serving another index version");
+        }
         self.engine.publish(index);
+        if self.readiness().is_ready() {
+            self.set_readiness(Readiness::Ready {
+                version: version.clone(),
+            });
+        }
         Ok(version)
+    }
+
+    fn seen_current(&self) -> Option<String> {
+        self.seen_current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads `CURRENT` and, when it names another version than the one
+    /// served (a CLI `index` or `rollback`), loads and serves it. Errors are
+    /// logged (the version served so far stays).
+    pub async fn follow_current(&self) {
+        if !self.readiness().is_ready() {
+            return;
+        }
+        let path = self.config.data.join("CURRENT");
+        let now = tokio::fs::read_to_string(&path)
+            .await
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if now.is_none() || now == self.seen_current() {
+            return;
+        }
+        let span = tracing::info_span!("follow_current", index.version = tracing::field::Empty);
+        match self.publish_current().instrument(span.clone()).await {
+            Ok(version) => {
+                span.record("index.version", version.as_str());
+            }
+            Err(e) => {
+                // Remember it: a broken CURRENT is reported once, not per poll.
+                *self
+                    .seen_current
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+                let _enter = span.enter();
+                tracing::error!(error = %e, "CURRENT changed but its version cannot be served; still serving the previous one");
+            }
+        }
     }
 
     /// Loads the current version of the data folder — building one first
@@ -320,11 +403,10 @@ impl AppState {
             stage: format!("opening the data folder {}", self.config.data.display()),
         });
         let data = DataDir::open(&self.config.data)?;
-        let dir = if let Some(v) = data.current()? {
+        if let Some(name) = data.current_name()? {
             self.set_readiness(Readiness::Loading {
-                stage: format!("loading index version {}", v.name),
+                stage: format!("loading index version {name}"),
             });
-            v.dir
         } else {
             self.set_readiness(Readiness::Loading {
                 stage: format!(
@@ -333,9 +415,9 @@ impl AppState {
                     self.config.data.display()
                 ),
             });
-            self.build_version().await?
-        };
-        self.load_and_publish(dir).await
+            self.build_version().await?;
+        }
+        self.publish_current().await
     }
 
     /// Builds a new version from the repository as it is now and publishes
@@ -344,8 +426,8 @@ impl AppState {
     pub async fn reindex(&self) -> Result<String, ServeError> {
         let span = tracing::info_span!("reindex", index.version = tracing::field::Empty);
         let result = async {
-            let dir = self.build_version().await?;
-            self.load_and_publish(dir).await
+            self.build_version().await?;
+            self.publish_current().await
         }
         .instrument(span.clone())
         .await;
@@ -463,9 +545,11 @@ pub async fn start(
     tracing::info!(addr = %local, repo = %state.repo_root.display(), "serving HTTP and MCP (/mcp)");
     let loader = tokio::spawn({
         let state = state.clone();
+        let stop = shutdown.clone();
         async move {
             // The outcome is kept in the readiness state.
             let _ = state.load_or_build().await;
+            watch_current(state, stop).await;
         }
     });
     Ok(RunningServer {
@@ -489,11 +573,25 @@ pub async fn start_stdio(
         let state = state.clone();
         async move {
             let _ = state.load_or_build().await;
+            watch_current(state, CancellationToken::new()).await;
         }
     });
     let result = mcp::serve_stdio(state).await;
     loader.abort();
     result
+}
+
+/// Polls `CURRENT` every [`CURRENT_POLL`] until `stop`, so that a CLI
+/// `index` or `rollback` reaches the running server.
+async fn watch_current(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(CURRENT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => state.follow_current().await,
+        }
+    }
 }
 
 /// Unix milliseconds now.

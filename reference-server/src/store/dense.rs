@@ -213,10 +213,6 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// The searchable FAISS structure.
 enum Engine {
     /// No vectors (possibly no known dimension either): no FAISS index.
@@ -630,7 +626,7 @@ impl DenseIndex {
         let span = tracing::info_span!(
             "faiss.search",
             "faiss.index_type" = self.kind.label(),
-            k = k as u64,
+            k = k as i64,
             "impl" = FaissImpl::Ann.as_str(),
             hits = tracing::field::Empty,
         );
@@ -641,7 +637,7 @@ impl DenseIndex {
         self.metrics
             .record_faiss_search(FaissImpl::Ann, start.elapsed());
         let hits = self.to_ids(found?);
-        span.record("hits", hits.len() as u64);
+        span.record("hits", hits.len() as i64);
         Ok(hits)
     }
 
@@ -657,9 +653,9 @@ impl DenseIndex {
         let span = tracing::info_span!(
             "faiss.search",
             "faiss.index_type" = self.kind.label(),
-            k = k as u64,
+            k = k as i64,
             "impl" = FaissImpl::Ann.as_str(),
-            queries = queries.len() as u64,
+            queries = queries.len() as i64,
         );
         let _entered = span.enter();
         let k = k.min(self.ids.len());
@@ -699,12 +695,20 @@ impl DenseIndex {
             .collect())
     }
 
-    /// Refined search: an approximate search for `k × factor` candidates
-    /// (`factor` 0 counts as 1), widened so that they are real candidates
-    /// (HNSW `efSearch` raised to `k × factor` for the call, IVF `nprobe × factor`), then
-    /// exact inner products against the stored vectors, best `k` first (ties
-    /// by FAISS row, deterministic). Records one
+    /// Refined search, recorded as one
     /// `faiss_search_latency_seconds{impl="ann+refine"}` for the whole call.
+    ///
+    /// Every kind this store builds keeps full vectors in FAISS, so the
+    /// scores FAISS returns are already the exact inner products: re-scoring
+    /// against the stored vectors would recompute the same numbers. What
+    /// refine does is therefore only what changes the answer (see
+    /// [`DenseIndex::refine_effect`]):
+    /// - flat: nothing — an exact search of `k` (no `k × factor` work);
+    /// - HNSW / IVF: a wider approximate search (`efSearch` raised to
+    ///   `k × factor`, `nprobe × factor`) whose best `k` are kept, so the
+    ///   recall of the approximate search goes up.
+    ///
+    /// (`factor` 0 counts as 1.)
     pub fn search_with_refine(
         &self,
         query: &[f32],
@@ -714,30 +718,46 @@ impl DenseIndex {
         let span = tracing::info_span!(
             "faiss.search",
             "faiss.index_type" = self.kind.label(),
-            k = k as u64,
+            k = k as i64,
             "impl" = FaissImpl::AnnRefine.as_str(),
-            refine_factor = factor as u64,
+            refine_factor = factor as i64,
             hits = tracing::field::Empty,
         );
         let _entered = span.enter();
         let query = self.prepare_query(query)?;
         let start = Instant::now();
-        let refined = self
-            .search_rows(&query, k.saturating_mul(factor.max(1)), factor.max(1))
-            .map(|candidates| {
-                let mut rescored: Vec<(usize, f32)> = candidates
-                    .into_iter()
-                    .filter_map(|(row, _)| self.row_vector(row).map(|v| (row, dot(&query, v))))
-                    .collect();
-                rescored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                rescored.truncate(k);
-                rescored
-            });
+        let refined = self.refined_rows(&query, k, factor.max(1));
         self.metrics
             .record_faiss_search(FaissImpl::AnnRefine, start.elapsed());
         let hits = self.to_ids(refined?);
-        span.record("hits", hits.len() as u64);
+        span.record("hits", hits.len() as i64);
         Ok(hits)
+    }
+
+    /// What `refine` changes for this index (for `/capz`): `none` for an
+    /// exact (flat) index, `wider_search` for HNSW / IVF.
+    pub fn refine_effect(&self) -> &'static str {
+        refine_effect_of(self.kind)
+    }
+
+    /// The rows of a refined search (see [`DenseIndex::search_with_refine`]):
+    /// exact kinds search `k` as a plain search would; approximate ones look
+    /// `factor` times wider and keep the best `k` (ties by FAISS row,
+    /// deterministic). No re-scoring: FAISS's scores over full vectors are
+    /// the exact inner products already.
+    fn refined_rows(
+        &self,
+        query: &[f32],
+        k: usize,
+        factor: usize,
+    ) -> Result<Vec<(usize, f32)>, DenseError> {
+        if refine_effect_of(self.kind) == "none" {
+            return self.search_rows(query, k, 1);
+        }
+        let mut rows = self.search_rows(query, k.saturating_mul(factor), factor)?;
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        rows.truncate(k);
+        Ok(rows)
     }
 
     /// The stored (normalised) vector of a chunk.
@@ -852,6 +872,15 @@ impl DenseIndex {
         rows.into_iter()
             .filter_map(|(row, score)| self.ids.get(row).map(|id| (id.clone(), score)))
             .collect()
+    }
+}
+
+/// What `refine` changes for an index of `kind` (see
+/// [`DenseIndex::search_with_refine`]).
+pub fn refine_effect_of(kind: DenseKind) -> &'static str {
+    match kind {
+        DenseKind::Flat | DenseKind::Auto => "none",
+        DenseKind::Hnsw { .. } | DenseKind::Ivf { .. } => "wider_search",
     }
 }
 
