@@ -88,9 +88,31 @@ pub struct Finding {
 /// A degradation of this answer, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Limit {
-    /// Stable code: `dense_unavailable`, `dense_missing`, `sparse_failed`.
+    /// Stable code: `dense_unavailable`, `dense_missing`, `dense_partial`,
+    /// `sparse_failed`.
     pub code: &'static str,
     pub message: String,
+}
+
+/// `dense_partial` when the served version holds chunks without a vector
+/// (the embedder was down or refused them during the build): those are
+/// found by BM25 only until the next build embeds them.
+fn dense_partial(version: &str, manifest: &crate::index::publish::Manifest) -> Option<Limit> {
+    let d = &manifest.dense;
+    (d.present && d.unembedded > 0).then(|| Limit {
+        code: "dense_partial",
+        message: format!(
+            "{} of {} chunks of index version {} have no vector yet{}; they are found by BM25 only \
+             until the next `codeintel-server index` run embeds them",
+            d.unembedded,
+            manifest.chunks,
+            version,
+            d.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+    })
 }
 
 /// The gating decision as reported to callers.
@@ -378,7 +400,14 @@ impl Engine {
             findings
         };
 
-        let limits: Vec<Limit> = [dense.limit, sparse.limit].into_iter().flatten().collect();
+        let limits: Vec<Limit> = [
+            dense.limit,
+            sparse.limit,
+            dense_partial(&index.version, &index.manifest),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         for l in &limits {
             tracing::warn!(limit = l.code, "search degraded: {}", l.message);
         }
@@ -650,5 +679,39 @@ impl Engine {
                 ChannelResult::degraded("sparse_failed", msg)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod partial_tests {
+    use super::*;
+    use crate::index::publish::{DenseStatus, Manifest};
+
+    #[test]
+    fn a_version_with_unembedded_chunks_says_so_in_limits() {
+        let mut m = Manifest {
+            chunks: 10,
+            dense: DenseStatus {
+                present: true,
+                vectors: 7,
+                unembedded: 3,
+                reason: Some("embeddings server unavailable".into()),
+                ..DenseStatus::default()
+            },
+            ..Manifest::default()
+        };
+        let l = dense_partial("v000002", &m).unwrap();
+        assert_eq!(l.code, "dense_partial");
+        assert!(l.message.contains("3 of 10 chunks"), "{}", l.message);
+        assert!(l.message.contains("unavailable"), "{}", l.message);
+        m.dense.unembedded = 0;
+        assert_eq!(dense_partial("v000002", &m), None);
+        m.dense.unembedded = 3;
+        m.dense.present = false;
+        assert_eq!(
+            dense_partial("v000002", &m),
+            None,
+            "dense_missing covers it"
+        );
     }
 }
