@@ -101,14 +101,25 @@ async fn fixture_repo_builds_and_reopens_from_disk() {
     assert!(m.dense.present);
     assert_eq!(m.dense.vectors, m.chunks);
     assert_eq!(m.dense.dimension, Some(DIM));
-    assert_eq!(
-        texts_received(&server).await.len(),
-        m.chunks,
-        "each chunk embedded once"
-    );
-
     // A new engine instance reopens the same contents from disk.
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
+    let unique: std::collections::HashSet<String> = loaded
+        .catalog
+        .all_chunks()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.text)
+        .collect();
+    assert!(
+        unique.len() < m.chunks,
+        "the fixture repeats a chunk's text"
+    );
+    assert_eq!(
+        texts_received(&server).await.len(),
+        unique.len(),
+        "each distinct text embedded once (vectors are keyed by content)"
+    );
+    assert_eq!(m.stats.chunks_embedded, unique.len());
     assert_eq!(loaded.version, m.version);
     let stats = loaded.catalog.stats().unwrap();
     assert_eq!((stats.files, stats.chunks, stats.symbols), (34, 154, 110));
@@ -332,4 +343,281 @@ async fn a_second_concurrent_build_fails_clearly() {
         err.contains("another `codeintel-server index` is running"),
         "{err}"
     );
+}
+
+/// Chunk texts of the current version, by id.
+fn chunk_texts(data: &DataDir) -> std::collections::HashMap<String, (String, u32)> {
+    let loaded = load_current(data, &Metrics::noop()).unwrap().unwrap();
+    loaded
+        .catalog
+        .all_chunks()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.id, (c.text, c.start_line)))
+        .collect()
+}
+
+fn linked_files(dir: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().metadata().unwrap().nlink() > 1)
+        .count()
+}
+
+#[tokio::test]
+async fn a_one_line_edit_embeds_one_chunk_and_updates_both_indexes_in_place() {
+    let (tmp, repo) = sample_repo();
+    let server = mock_server().await;
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let emb = openai(&server);
+    let v1 = build::build(&repo, &data, Some(emb.clone()), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    assert!(v1.manifest.stats.dense_rebuilt && v1.manifest.stats.sparse_rebuilt);
+    let before = chunk_texts(&data);
+    let requests_before = server.received_requests().await.unwrap().len();
+    let texts_before = texts_received(&server).await.len();
+
+    // One line of one function.
+    let edited = repo.join("payments/currency.py");
+    let text = std::fs::read_to_string(&edited).unwrap();
+    let new = text.replace(
+        "symbol = SYMBOLS.get(currency, currency + \" \")",
+        "symbol = SYMBOLS.get(currency, currency)",
+    );
+    assert_ne!(text, new);
+    std::fs::write(&edited, new).unwrap();
+    let v2 = build::build(&repo, &data, Some(emb.clone()), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let after = chunk_texts(&data);
+    let old_texts: std::collections::HashSet<&String> = before.values().map(|(t, _)| t).collect();
+    let fresh: Vec<&String> = after
+        .values()
+        .map(|(t, _)| t)
+        .filter(|t| !old_texts.contains(t))
+        .collect();
+    assert_eq!(fresh.len(), 1, "the edit changes one chunk: {fresh:?}");
+    assert!(fresh[0].contains("def format_amount"));
+    let sent = texts_received(&server).await[texts_before..].to_vec();
+    assert_eq!(
+        sent,
+        vec![fresh[0].clone()],
+        "only the edited chunk's text is embedded"
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        requests_before + 1,
+        "one embeddings request"
+    );
+    let s = &v2.manifest.stats;
+    assert_eq!(s.files_changed, 1, "{s:#?}");
+    assert_eq!((s.chunks_embedded, s.embed_calls), (1, 1), "{s:#?}");
+    assert_eq!((s.dense_added, s.dense_removed), (1, 1), "{s:#?}");
+    assert_eq!((s.sparse_added, s.sparse_removed), (1, 1), "{s:#?}");
+    assert!(
+        !s.dense_rebuilt,
+        "FAISS updated in place, not rebuilt: {s:#?}"
+    );
+    assert!(
+        !s.sparse_rebuilt,
+        "tantivy updated in place, not rebuilt: {s:#?}"
+    );
+    let v2_sparse = v2.version.dir.join("sparse");
+    assert!(
+        linked_files(&v2_sparse) > 0,
+        "the previous tantivy segments are shared by hard link"
+    );
+    let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
+    assert_eq!(loaded.manifest.chunks, v1.manifest.chunks);
+    assert_eq!(loaded.dense.as_ref().unwrap().len(), loaded.manifest.chunks);
+    assert_eq!(loaded.dense.as_ref().unwrap().tombstones(), 1);
+    assert_eq!(loaded.sparse.len(), loaded.manifest.chunks);
+    let hits = loaded.sparse.search("format_amount", 3).unwrap();
+    let top = loaded.catalog.chunks_by_ids(&[hits[0].0.clone()]).unwrap();
+    assert!(
+        top[0].text.contains("currency)"),
+        "the new text is searchable"
+    );
+    drop(loaded);
+
+    // A line inserted at the top of a file moves every chunk of it but
+    // re-embeds only the chunk that holds the new line.
+    let moved = repo.join("payments/fraud.py");
+    let text = std::fs::read_to_string(&moved).unwrap();
+    std::fs::write(&moved, format!("# Fraud checks.\n{text}")).unwrap();
+    let texts_before = texts_received(&server).await.len();
+    let v3 = build::build(&repo, &data, Some(emb.clone()), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let after3 = chunk_texts(&data);
+    let old_texts: std::collections::HashSet<&String> = after.values().map(|(t, _)| t).collect();
+    let fresh: Vec<String> = after3
+        .values()
+        .map(|(t, _)| t)
+        .filter(|t| !old_texts.contains(t))
+        .cloned()
+        .collect();
+    let sent = texts_received(&server).await[texts_before..].to_vec();
+    assert_eq!(sent, fresh, "only the top chunk is embedded again");
+    let moved_ids = after3
+        .iter()
+        .filter(|(id, (_, line))| after.get(*id).is_some_and(|(_, old)| old != line))
+        .count();
+    assert!(
+        moved_ids >= 2,
+        "chunks moved and kept their ids: {moved_ids}"
+    );
+    let s = &v3.manifest.stats;
+    assert_eq!(s.dense_added, fresh.len(), "{s:#?}");
+    assert!(!s.dense_rebuilt && !s.sparse_rebuilt, "{s:#?}");
+}
+
+#[tokio::test]
+async fn an_embedder_outage_keeps_known_vectors_and_the_next_build_finishes() {
+    let (tmp, repo) = sample_repo();
+    let server = mock_server().await;
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let v1 = build::build(
+        &repo,
+        &data,
+        Some(openai(&server)),
+        &Metrics::noop(),
+        &opts(),
+    )
+    .await
+    .unwrap();
+    let edited = repo.join("payments/currency.py");
+    let mut text = std::fs::read_to_string(&edited).unwrap();
+    text.push_str("\n\ndef round_to_cents(amount):\n    return round(amount, 2)\n");
+    std::fs::write(&edited, &text).unwrap();
+
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let cfg = embed_support::config(&url);
+    let down: Arc<dyn Embedder> = Arc::new(OpenAiEmbedder::new(cfg, Metrics::noop()).unwrap());
+    let v2 = build::build(&repo, &data, Some(down), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let m = &v2.manifest;
+    assert!(m.dense.present, "known vectors are published: {m:#?}");
+    assert!(m.dense.unembedded >= 1, "{m:#?}");
+    assert_eq!(m.dense.vectors + m.dense.unembedded, m.chunks, "{m:#?}");
+    assert!(m.dense.vectors >= v1.manifest.dense.vectors - 2, "{m:#?}");
+    assert_eq!(m.stats.chunks_unembedded, m.dense.unembedded);
+    assert!(
+        m.stats
+            .unembedded
+            .iter()
+            .all(|u| u.path == "payments/currency.py" && u.reason.contains("unavailable")),
+        "{:#?}",
+        m.stats.unembedded
+    );
+    let summary = build::summary(&v2);
+    assert!(summary.contains("not embedded"), "{summary}");
+
+    let v3 = build::build(
+        &repo,
+        &data,
+        Some(openai(&server)),
+        &Metrics::noop(),
+        &opts(),
+    )
+    .await
+    .unwrap();
+    let m3 = &v3.manifest;
+    assert_eq!(m3.stats.files_changed, 0);
+    assert_eq!(m3.stats.chunks_embedded, m.dense.unembedded, "{m3:#?}");
+    assert_eq!((m3.dense.vectors, m3.dense.unembedded), (m3.chunks, 0));
+    assert!(!m3.stats.dense_rebuilt, "{m3:#?}");
+}
+
+/// Refuses (HTTP 400) any batch holding a text with `REFUSE_ME`.
+struct RefusingEmbedder(HashEmbedder);
+
+impl Embedder for RefusingEmbedder {
+    fn model(&self) -> &str {
+        self.0.model()
+    }
+    fn client_name(&self) -> &'static str {
+        "refusing"
+    }
+    fn dimension(&self) -> Option<usize> {
+        self.0.dimension()
+    }
+    fn embed<'a>(
+        &'a self,
+        texts: &'a [String],
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>> {
+        if texts.iter().any(|t| t.contains("REFUSE_ME")) {
+            return Box::pin(async {
+                Err(EmbedError::Status {
+                    url: "http://embed.test/v1/embeddings".into(),
+                    status: 400,
+                    body_excerpt: "input too long".into(),
+                })
+            });
+        }
+        self.0.embed(texts)
+    }
+}
+
+#[tokio::test]
+async fn an_input_the_embedder_refuses_is_skipped_and_recorded() {
+    let (tmp, repo) = sample_repo();
+    std::fs::write(
+        repo.join("payments/huge.py"),
+        "def refused():\n    return 'REFUSE_ME'\n",
+    )
+    .unwrap();
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let mut small = opts();
+    small.embed_slice = 16;
+    let out = build::build(
+        &repo,
+        &data,
+        Some(Arc::new(RefusingEmbedder(HashEmbedder::new(DIM)))),
+        &Metrics::noop(),
+        &small,
+    )
+    .await
+    .unwrap();
+    let m = &out.manifest;
+    assert!(m.dense.present);
+    assert_eq!(m.stats.chunks_unembedded, 1, "{:#?}", m.stats);
+    assert_eq!(m.dense.vectors, m.chunks - 1);
+    let u = &m.stats.unembedded[0];
+    assert_eq!(u.path, "payments/huge.py");
+    assert!(u.reason.contains("400"), "{u:?}");
+    assert!(
+        m.stats.embed_calls > m.chunks.div_ceil(16),
+        "the refused batch was split to find the input"
+    );
+}
+
+#[tokio::test]
+async fn a_previous_version_in_the_old_format_is_rebuilt_from_scratch() {
+    let (tmp, repo) = sample_repo();
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIM));
+    let v1 = build::build(&repo, &data, Some(emb.clone()), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    {
+        let cat = codeintel_server::store::catalog::Catalog::open(
+            &v1.version.dir.join("catalog.duckdb"),
+            Metrics::noop(),
+        )
+        .unwrap();
+        cat.set_meta("catalog.schema_version", "1").unwrap();
+    }
+    let v2 = build::build(&repo, &data, Some(emb), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let s = &v2.manifest.stats;
+    assert_eq!(s.files_changed, v1.manifest.files, "{s:#?}");
+    assert!(s.dense_rebuilt && s.sparse_rebuilt, "{s:#?}");
+    assert_eq!(v2.manifest.chunks, v1.manifest.chunks);
 }

@@ -677,3 +677,105 @@ fn a_batch_search_gives_what_single_searches_give() {
         }
     }
 }
+
+/// In-place updates: removed rows are skipped by every search (even when
+/// they are the query's nearest), added rows are found, the tombstones
+/// survive a save/load round trip, and passing the tombstone threshold
+/// rebuilds a compact index.
+#[test]
+fn apply_diff_tombstones_and_adds_in_place_for_every_kind() {
+    let dim = 16;
+    let n = 400;
+    let mut rng = Rng(7);
+    let vectors = rng.vectors(n, dim);
+    for kind in [
+        DenseKind::Flat,
+        DenseKind::Hnsw {
+            m: 16,
+            ef_search: 32,
+        },
+        DenseKind::Ivf {
+            nlist: 8,
+            nprobe: 8,
+        },
+    ] {
+        let mut idx =
+            DenseIndex::build(dim, ids(n), vectors.clone(), kind, Metrics::noop()).unwrap();
+        let q0 = vectors[..dim].to_vec();
+        assert_eq!(idx.search(&q0, 1).unwrap()[0].0, "chunk-00000");
+
+        let extra = rng.vectors(2, dim);
+        let diff = idx
+            .apply_diff(
+                &["chunk-00000".to_owned(), "chunk-00001".to_owned()],
+                vec!["new-a".to_owned(), "new-b".to_owned()],
+                extra.clone(),
+                kind,
+                &DenseOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            (diff.added, diff.removed, diff.rebuilt),
+            (2, 2, false),
+            "{kind:?}"
+        );
+        assert_eq!((idx.len(), idx.tombstones()), (n, 2));
+        let hits = idx.search(&q0, 10).unwrap();
+        assert_eq!(hits.len(), 10, "{kind:?}: k live hits despite tombstones");
+        assert!(
+            hits.iter()
+                .all(|(id, _)| id != "chunk-00000" && id != "chunk-00001")
+        );
+        assert_eq!(
+            idx.search(&extra[..dim], 1).unwrap()[0].0,
+            "new-a",
+            "{kind:?}"
+        );
+        let refined = idx.search_with_refine(&q0, 5, 4).unwrap();
+        assert!(
+            refined.iter().all(|(id, _)| id != "chunk-00000"),
+            "{kind:?}"
+        );
+        let batch = idx.search_batch(std::slice::from_ref(&q0), 5).unwrap();
+        assert!(
+            batch[0].iter().all(|(id, _)| id != "chunk-00000"),
+            "{kind:?}"
+        );
+        assert!(idx.vector("chunk-00000").is_none());
+
+        // A removed id may come back (a reverted edit).
+        idx.apply_diff(
+            &[],
+            vec!["chunk-00000".to_owned()],
+            q0.clone(),
+            kind,
+            &DenseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(idx.search(&q0, 1).unwrap()[0].0, "chunk-00000");
+
+        let dir = tempfile::tempdir().unwrap();
+        idx.save(dir.path()).unwrap();
+        let loaded = DenseIndex::load(dir.path(), Metrics::noop()).unwrap();
+        assert_eq!((loaded.len(), loaded.tombstones()), (idx.len(), 2));
+        assert!(loaded.vector("chunk-00001").is_none());
+        assert_eq!(loaded.search(&q0, 1).unwrap()[0].0, "chunk-00000");
+
+        // Removing more than the threshold rebuilds without tombstones.
+        let mut loaded = loaded;
+        let many: Vec<String> = (2..100).map(|i| format!("chunk-{i:05}")).collect();
+        let diff = loaded
+            .apply_diff(
+                &many,
+                Vec::new(),
+                Vec::new(),
+                kind,
+                &DenseOptions::default(),
+            )
+            .unwrap();
+        assert!(diff.rebuilt, "{kind:?}");
+        assert_eq!(loaded.tombstones(), 0);
+        assert_eq!(loaded.len(), idx.len() - 98);
+        assert_eq!(loaded.search(&q0, 1).unwrap()[0].0, "chunk-00000");
+    }
+}

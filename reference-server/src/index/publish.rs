@@ -33,6 +33,10 @@ pub struct DenseStatus {
     pub dimension: Option<usize>,
     pub kind: Option<String>,
     pub vectors: usize,
+    /// Chunks of this version without a vector (embedder down, or their
+    /// input refused); found by BM25 only until a later build embeds them.
+    #[serde(default)]
+    pub unembedded: usize,
 }
 
 /// Counts and timings of one build.
@@ -51,6 +55,45 @@ pub struct BuildStats {
     pub embed_calls: usize,
     /// Seconds per stage (walk, chunk, embed, write, publish).
     pub stage_seconds: std::collections::BTreeMap<String, f64>,
+    /// Chunks given a vector of the previous version by content hash
+    /// (moved, renamed or duplicated text), without embedding.
+    #[serde(default)]
+    pub vectors_reused: usize,
+    /// Rows added to / removed from the dense index, and whether it was
+    /// rebuilt from scratch rather than updated in place.
+    #[serde(default)]
+    pub dense_added: usize,
+    #[serde(default)]
+    pub dense_removed: usize,
+    #[serde(default)]
+    pub dense_rebuilt: bool,
+    /// Documents added to / deleted from the sparse index, and whether it
+    /// was rebuilt from scratch rather than updated on the previous segments.
+    #[serde(default)]
+    pub sparse_added: usize,
+    #[serde(default)]
+    pub sparse_removed: usize,
+    #[serde(default)]
+    pub sparse_rebuilt: bool,
+    /// Chunks left without a vector (count), and the first of them
+    /// ([`MAX_LISTED_UNEMBEDDED`]) with why.
+    #[serde(default)]
+    pub chunks_unembedded: usize,
+    #[serde(default)]
+    pub unembedded: Vec<UnembeddedChunk>,
+}
+
+/// Chunks listed by name in [`BuildStats::unembedded`] (the count is exact).
+pub const MAX_LISTED_UNEMBEDDED: usize = 50;
+
+/// A chunk without a vector, and why.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UnembeddedChunk {
+    pub id: String,
+    pub path: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    pub reason: String,
 }
 
 /// What a version folder holds (`manifest.json`).

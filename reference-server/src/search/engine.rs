@@ -89,10 +89,32 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Limit {
     /// Stable code: `dense_unavailable`, `dense_rate_limited`,
-    /// `dense_missing`, `dense_model_mismatch`, `dense_dimension_mismatch`,
-    /// `sparse_failed`, `hydrate_missing`, `index_fallback`.
+    /// `dense_missing`, `dense_partial`, `dense_model_mismatch`,
+    /// `dense_dimension_mismatch`, `sparse_failed`, `hydrate_missing`,
+    /// `index_fallback`.
     pub code: &'static str,
     pub message: String,
+}
+
+/// `dense_partial` when the served version holds chunks without a vector
+/// (the embedder was down or refused them during the build): those are
+/// found by BM25 only until the next build embeds them.
+fn dense_partial(version: &str, manifest: &crate::index::publish::Manifest) -> Option<Limit> {
+    let d = &manifest.dense;
+    (d.present && d.unembedded > 0).then(|| Limit {
+        code: "dense_partial",
+        message: format!(
+            "{} of {} chunks of index version {} have no vector yet{}; they are found by BM25 only \
+             until the next `codeintel-server index` run embeds them",
+            d.unembedded,
+            manifest.chunks,
+            version,
+            d.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+    })
 }
 
 /// The gating decision as reported to callers.
@@ -412,11 +434,16 @@ impl Engine {
             }
         });
 
-        let limits: Vec<Limit> = [dense.limit, sparse.limit, hydrate_limit]
-            .into_iter()
-            .flatten()
-            .chain(Self::index_limits(&index))
-            .collect();
+        let limits: Vec<Limit> = [
+            dense.limit,
+            sparse.limit,
+            hydrate_limit,
+            dense_partial(&index.version, &index.manifest),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(Self::index_limits(&index))
+        .collect();
         for l in &limits {
             self.metrics.record_search_limit(l.code);
             tracing::warn!(limit = l.code, "search degraded: {}", l.message);
@@ -788,5 +815,39 @@ mod tests {
         let ids: Vec<&str> = findings.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"], "fused order kept");
         assert_eq!(missing, ["gone"]);
+    }
+}
+
+#[cfg(test)]
+mod partial_tests {
+    use super::*;
+    use crate::index::publish::{DenseStatus, Manifest};
+
+    #[test]
+    fn a_version_with_unembedded_chunks_says_so_in_limits() {
+        let mut m = Manifest {
+            chunks: 10,
+            dense: DenseStatus {
+                present: true,
+                vectors: 7,
+                unembedded: 3,
+                reason: Some("embeddings server unavailable".into()),
+                ..DenseStatus::default()
+            },
+            ..Manifest::default()
+        };
+        let l = dense_partial("v000002", &m).unwrap();
+        assert_eq!(l.code, "dense_partial");
+        assert!(l.message.contains("3 of 10 chunks"), "{}", l.message);
+        assert!(l.message.contains("unavailable"), "{}", l.message);
+        m.dense.unembedded = 0;
+        assert_eq!(dense_partial("v000002", &m), None);
+        m.dense.unembedded = 3;
+        m.dense.present = false;
+        assert_eq!(
+            dense_partial("v000002", &m),
+            None,
+            "dense_missing covers it"
+        );
     }
 }

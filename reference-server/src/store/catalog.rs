@@ -4,7 +4,9 @@
 //! - `files(path PK, hash, size, mtime_ns, language)`: one row per indexed
 //!   file, for incremental re-indexing (hash check on stat change);
 //! - `chunks(id PK, path, start_line, end_line, language, kind, symbol NULL,
-//!   text)`: what search hydrates;
+//!   text, content_hash)`: what search hydrates; `content_hash`
+//!   ([`crate::text::content_hash`] of `text`, computed here on insert) keys
+//!   the dense vectors, so an incremental build reuses a moved chunk's vector;
 //! - `symbols(name, kind, path, start_line, end_line)`: symbol lookup;
 //! - `meta(key PK, value)`: index metadata (dense status, embed model,
 //!   dimension, built_at, …) and the catalog's own schema version.
@@ -32,7 +34,11 @@ use duckdb::{AccessMode, Config, Connection, params};
 use crate::observability::metrics::Metrics;
 
 /// Version of the table layout; a catalog with another version is refused.
-pub const SCHEMA_VERSION: &str = "1";
+///
+/// Version 2 added `chunks.content_hash` (incremental builds key vectors by
+/// content); a version-1 catalog is refused here, and a build over a
+/// version-1 index rebuilds from scratch (see `index::build`).
+pub const SCHEMA_VERSION: &str = "2";
 /// `meta` key holding [`SCHEMA_VERSION`].
 pub const SCHEMA_VERSION_KEY: &str = "catalog.schema_version";
 
@@ -55,7 +61,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     language TEXT NOT NULL,
     kind TEXT NOT NULL,
     symbol TEXT,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS symbols (
     name TEXT NOT NULL,
@@ -109,6 +116,14 @@ pub struct SymbolRecord {
     pub path: String,
     pub start_line: u32,
     pub end_line: u32,
+}
+
+/// A chunk's id, path and content hash (see [`Catalog::chunk_hashes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkHash {
+    pub id: String,
+    pub path: String,
+    pub content_hash: String,
 }
 
 /// Row counts of the catalog.
@@ -449,7 +464,8 @@ impl Catalog {
                             c.language,
                             c.kind,
                             c.symbol,
-                            c.text
+                            c.text,
+                            crate::text::content_hash(&c.text)
                         ])?;
                     }
                     app.flush()
@@ -545,6 +561,22 @@ impl Catalog {
                  ORDER BY start_line, end_line, id"
             ))?;
             let rows = stmt.query_map([path], map_chunk)?;
+            rows.collect()
+        })
+    }
+
+    /// `(id, content_hash)` of every chunk (no text): what an incremental
+    /// build compares with the previous version's vectors.
+    pub fn chunk_hashes(&self) -> Result<Vec<ChunkHash>, CatalogError> {
+        self.timed("read chunk hashes", |conn| {
+            let mut stmt = conn.prepare("SELECT id, path, content_hash FROM chunks")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(ChunkHash {
+                    id: row.get(0)?,
+                    path: row.get(1)?,
+                    content_hash: row.get(2)?,
+                })
+            })?;
             rows.collect()
         })
     }

@@ -49,8 +49,13 @@ pub const DEFAULT_HNSW_EF_SEARCH: u32 = 64;
 /// default; 80 doubled the build time for ~3 points of recall on 10k×384).
 pub const DEFAULT_HNSW_EF_CONSTRUCTION: u32 = 40;
 
-/// Version of the on-disk layout written by [`DenseIndex::save`].
-const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk layout written by [`DenseIndex::save`]. Version 2
+/// added `deleted.json` (tombstoned rows of an incremental update); a
+/// version-1 folder is read as one without tombstones.
+const FORMAT_VERSION: u32 = 2;
+/// Oldest layout [`DenseIndex::load`] still reads.
+const OLDEST_FORMAT_VERSION: u32 = 1;
+const DELETED_FILE: &str = "deleted.json";
 const INDEX_FILE: &str = "index.faiss";
 const VECTORS_FILE: &str = "vectors.f32";
 const IDS_FILE: &str = "ids.json";
@@ -347,6 +352,10 @@ pub struct DenseIndex {
     vectors: Vec<f32>,
     engine: Engine,
     metrics: Metrics,
+    /// Rows removed by [`DenseIndex::apply_diff`] (tombstones): FAISS still
+    /// holds them (HNSW cannot delete), searches skip them, `rows` does not
+    /// map to them, and a rebuild drops them.
+    deleted: HashSet<usize>,
 }
 
 impl std::fmt::Debug for DenseIndex {
@@ -354,7 +363,8 @@ impl std::fmt::Debug for DenseIndex {
         f.debug_struct("DenseIndex")
             .field("dim", &self.dim)
             .field("kind", &self.kind)
-            .field("len", &self.ids.len())
+            .field("len", &self.rows.len())
+            .field("deleted", &self.deleted.len())
             .finish_non_exhaustive()
     }
 }
@@ -410,7 +420,7 @@ impl DenseIndex {
             }
             normalize(row);
         }
-        let rows = row_map(&ids)?;
+        let rows = row_map(&ids, &HashSet::new())?;
         let kind = kind.resolve(ids.len(), options);
         let engine = if ids.is_empty() {
             Engine::Empty
@@ -429,6 +439,7 @@ impl DenseIndex {
             vectors,
             engine,
             metrics,
+            deleted: HashSet::new(),
         })
     }
 
@@ -469,6 +480,9 @@ impl DenseIndex {
         out.flush().map_err(io("write"))?;
 
         write_json(&dir.join(IDS_FILE), &self.ids)?;
+        let mut deleted: Vec<usize> = self.deleted.iter().copied().collect();
+        deleted.sort_unstable();
+        write_json(&dir.join(DELETED_FILE), &deleted)?;
         write_json(
             &dir.join(META_FILE),
             &DenseMeta {
@@ -502,11 +516,12 @@ impl DenseIndex {
             });
         }
         let meta: DenseMeta = read_json(&meta_path)?;
-        if meta.format != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&meta.format) {
             return Err(DenseError::Corrupt {
                 path: meta_path,
                 reason: format!(
-                    "format version {} is not the supported {FORMAT_VERSION}",
+                    "format version {} is not one of the supported \
+                     {OLDEST_FORMAT_VERSION}..={FORMAT_VERSION}",
                     meta.format
                 ),
             });
@@ -526,7 +541,8 @@ impl DenseIndex {
                 reason: format!("{} ids, meta.json says {}", ids.len(), meta.count),
             });
         }
-        let rows = row_map(&ids)?;
+        let deleted = read_deleted(dir, ids.len())?;
+        let rows = row_map(&ids, &deleted)?;
 
         let vectors_path = dir.join(VECTORS_FILE);
         let bytes = std::fs::read(&vectors_path).map_err(|source| DenseError::Io {
@@ -560,6 +576,7 @@ impl DenseIndex {
                 vectors,
                 engine: Engine::Empty,
                 metrics,
+                deleted,
             });
         }
         let index_path = dir.join(INDEX_FILE);
@@ -615,6 +632,7 @@ impl DenseIndex {
             vectors,
             engine,
             metrics,
+            deleted,
         })
     }
 
@@ -658,7 +676,12 @@ impl DenseIndex {
             queries = queries.len() as i64,
         );
         let _entered = span.enter();
-        let k = k.min(self.ids.len());
+        let want = k.min(self.len());
+        // Tombstoned rows are skipped: ask for more (one round; a batch may
+        // then return fewer than `k` when many neighbours were deleted).
+        let k = want
+            .saturating_add(self.deleted.len().min(want))
+            .min(self.ids.len());
         if k == 0 || queries.is_empty() {
             return Ok(vec![Vec::new(); queries.len()]);
         }
@@ -687,8 +710,9 @@ impl DenseIndex {
                     .zip(scores)
                     .filter_map(|(label, score)| {
                         let row = usize::try_from(label.get()?).ok()?;
-                        (row < n).then_some((row, *score))
+                        (row < n && !self.deleted.contains(&row)).then_some((row, *score))
                     })
+                    .take(want)
                     .collect();
                 self.to_ids(rows)
             })
@@ -767,26 +791,25 @@ impl DenseIndex {
 
     /// Every chunk's stored (normalised) vector, for incremental rebuilds.
     pub fn vectors_by_id(&self) -> HashMap<&str, &[f32]> {
-        self.ids
+        self.rows
             .iter()
-            .zip(self.vectors.chunks_exact(self.dim.max(1)))
-            .map(|(id, v)| (id.as_str(), v))
+            .filter_map(|(id, &row)| Some((id.as_str(), self.row_vector(row)?)))
             .collect()
     }
 
-    /// Chunk ids in FAISS row order.
+    /// Chunk ids in FAISS row order (a tombstoned row keeps the id it had).
     pub fn ids(&self) -> &[String] {
         &self.ids
     }
 
-    /// Number of vectors.
+    /// Number of (live) vectors.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.rows.len()
     }
 
-    /// True when the index holds no vector.
+    /// True when the index holds no live vector.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.rows.is_empty()
     }
 
     /// Vector dimension (0 for an empty index built without one).
@@ -829,7 +852,7 @@ impl DenseIndex {
     /// `efSearch = max(ef_search, k)` (FAISS stops after `efSearch` steps
     /// whatever `k`), IVF probes `nprobe × widen` cells (capped at `nlist`).
     /// Flat is exact either way.
-    fn search_rows(
+    fn search_rows_raw(
         &self,
         query: &[f32],
         k: usize,
@@ -884,6 +907,188 @@ pub fn refine_effect_of(kind: DenseKind) -> &'static str {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Incremental updates: tombstones and in-place adds
+
+/// Tombstones past this share of the FAISS rows make
+/// [`DenseIndex::apply_diff`] rebuild the index from its live vectors
+/// (skipped rows cost search over-fetch and memory).
+pub const TOMBSTONE_REBUILD_RATIO: f64 = 0.1;
+
+/// What [`DenseIndex::apply_diff`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DenseDiff {
+    /// Rows added (in place, or into the rebuilt index).
+    pub added: usize,
+    /// Live rows removed (tombstoned, or dropped by the rebuild).
+    pub removed: usize,
+    /// Whether the FAISS index was rebuilt from scratch (kind change,
+    /// empty index, or too many tombstones), rather than updated in place.
+    pub rebuilt: bool,
+}
+
+impl DenseIndex {
+    /// Raw search without tombstoned rows: asks FAISS for `k` plus as many
+    /// rows as may be tombstoned among them, widening until `k` live rows
+    /// are found or the index is exhausted.
+    fn search_rows(
+        &self,
+        query: &[f32],
+        k: usize,
+        widen: usize,
+    ) -> Result<Vec<(usize, f32)>, DenseError> {
+        if self.deleted.is_empty() {
+            return self.search_rows_raw(query, k, widen);
+        }
+        let want = k.min(self.len());
+        let mut fetch = want.saturating_add(self.deleted.len().min(want.max(16)));
+        loop {
+            let raw = self.search_rows_raw(query, fetch, widen)?;
+            let exhausted = raw.len() < fetch || fetch >= self.ids.len();
+            let live: Vec<(usize, f32)> = raw
+                .into_iter()
+                .filter(|(row, _)| !self.deleted.contains(row))
+                .take(want)
+                .collect();
+            if live.len() >= want || exhausted {
+                return Ok(live);
+            }
+            fetch = fetch.saturating_mul(2).min(self.ids.len());
+        }
+    }
+
+    /// Number of tombstoned rows (removed, still in FAISS until a rebuild).
+    pub fn tombstones(&self) -> usize {
+        self.deleted.len()
+    }
+
+    /// Updates the index in place: tombstones the rows of `remove` (unknown
+    /// ids are ignored) and adds `add_ids` with their vectors (`add_ids.len()
+    /// × dim` floats, normalised here). FAISS gets only the new rows (flat,
+    /// IVF and HNSW all add incrementally); the index is rebuilt from its
+    /// live vectors instead when `kind` resolves to another kind for the
+    /// new size, when it was empty, or when tombstones would pass
+    /// [`TOMBSTONE_REBUILD_RATIO`] of the rows.
+    pub fn apply_diff(
+        &mut self,
+        remove: &[String],
+        add_ids: Vec<String>,
+        mut add_vectors: Vec<f32>,
+        kind: DenseKind,
+        options: &DenseOptions,
+    ) -> Result<DenseDiff, DenseError> {
+        let dim = if self.dim == 0 && self.ids.is_empty() {
+            add_vectors.len().checked_div(add_ids.len()).unwrap_or(0)
+        } else {
+            self.dim
+        };
+        if dim == 0 && !add_ids.is_empty() {
+            return Err(DenseError::ZeroDimension {
+                vectors: add_ids.len(),
+            });
+        }
+        if add_vectors.len() != add_ids.len().saturating_mul(dim) {
+            return Err(DenseError::DimensionMismatch {
+                expected: dim,
+                got: add_vectors.len().checked_div(add_ids.len()).unwrap_or(0),
+                context: "vectors added to an existing index",
+            });
+        }
+        for (id, row) in add_ids.iter().zip(add_vectors.chunks_exact_mut(dim.max(1))) {
+            if row.iter().any(|x| !x.is_finite()) {
+                return Err(DenseError::NonFiniteVector { id: id.clone() });
+            }
+            normalize(row);
+        }
+        let mut removed = 0;
+        for id in remove {
+            if let Some(row) = self.rows.remove(id) {
+                self.deleted.insert(row);
+                removed += 1;
+            }
+        }
+        let mut seen = HashSet::with_capacity(add_ids.len());
+        for id in &add_ids {
+            if self.rows.contains_key(id) || !seen.insert(id.as_str()) {
+                return Err(DenseError::DuplicateId { id: id.clone() });
+            }
+        }
+        let added = add_ids.len();
+        let live_after = self.rows.len() + added;
+        let rows_after = self.ids.len() + added;
+        let resolved = kind.resolve(live_after, options);
+        let too_many_tombstones =
+            self.deleted.len() as f64 > TOMBSTONE_REBUILD_RATIO * rows_after as f64;
+        let rebuild =
+            matches!(self.engine, Engine::Empty) || resolved != self.kind || too_many_tombstones;
+        if rebuild {
+            let mut live: Vec<(usize, &String)> =
+                self.rows.iter().map(|(id, &row)| (row, id)).collect();
+            live.sort_unstable();
+            let mut ids = Vec::with_capacity(live_after);
+            let mut vectors = Vec::with_capacity(live_after * dim);
+            for (row, id) in live {
+                if let Some(v) = self.row_vector(row) {
+                    ids.push(id.clone());
+                    vectors.extend_from_slice(v);
+                }
+            }
+            ids.extend(add_ids);
+            vectors.extend_from_slice(&add_vectors);
+            let metrics = self.metrics.clone();
+            *self = DenseIndex::build_with(dim, ids, vectors, kind, options, metrics)?;
+            return Ok(DenseDiff {
+                added,
+                removed,
+                rebuilt: true,
+            });
+        }
+        if added > 0 {
+            match &mut self.engine {
+                Engine::Empty => {}
+                Engine::Flat(ix) => Index::add(ix, &add_vectors)
+                    .map_err(faiss_err("add vectors to the flat index"))?,
+                Engine::Ivf(ix) => Index::add(ix, &add_vectors)
+                    .map_err(faiss_err("add vectors to the IVF index"))?,
+                Engine::Hnsw(shared) => Index::add(
+                    shared
+                        .index
+                        .get_mut()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    &add_vectors,
+                )
+                .map_err(faiss_err("add vectors to the HNSW index"))?,
+            }
+            for id in add_ids {
+                self.rows.insert(id.clone(), self.ids.len());
+                self.ids.push(id);
+            }
+            self.vectors.extend_from_slice(&add_vectors);
+        }
+        Ok(DenseDiff {
+            added,
+            removed,
+            rebuilt: false,
+        })
+    }
+}
+
+/// Tombstoned rows saved next to the index (absent in format 1: none).
+fn read_deleted(dir: &Path, rows: usize) -> Result<HashSet<usize>, DenseError> {
+    let path = dir.join(DELETED_FILE);
+    if !path.is_file() {
+        return Ok(HashSet::new());
+    }
+    let deleted: Vec<usize> = read_json(&path)?;
+    if let Some(bad) = deleted.iter().find(|&&r| r >= rows) {
+        return Err(DenseError::Corrupt {
+            path,
+            reason: format!("tombstoned row {bad} is past the {rows} rows of ids.json"),
+        });
+    }
+    Ok(deleted.into_iter().collect())
+}
+
 fn build_engine(
     d: u32,
     kind: DenseKind,
@@ -936,10 +1141,14 @@ fn build_engine(
     }
 }
 
-fn row_map(ids: &[String]) -> Result<HashMap<String, usize>, DenseError> {
+/// Live rows by id (tombstoned rows skipped: a deleted id may come back).
+fn row_map(ids: &[String], deleted: &HashSet<usize>) -> Result<HashMap<String, usize>, DenseError> {
     let mut seen = HashSet::with_capacity(ids.len());
     let mut rows = HashMap::with_capacity(ids.len());
     for (row, id) in ids.iter().enumerate() {
+        if deleted.contains(&row) {
+            continue;
+        }
         if !seen.insert(id.as_str()) {
             return Err(DenseError::DuplicateId { id: id.clone() });
         }

@@ -355,6 +355,28 @@ fn schema() -> (Schema, Fields) {
     )
 }
 
+fn sparse_document(fields: Fields, d: &SparseDoc) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.id, &d.id);
+    doc.add_text(fields.path, &d.path);
+    if let Some(symbol) = &d.symbol {
+        doc.add_text(fields.symbol, symbol);
+    }
+    doc.add_text(fields.text, &d.text);
+    doc
+}
+
+/// What [`SparseIndex::update`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SparseDiff {
+    pub added: usize,
+    /// Ids whose documents were deleted (an id not in the index deletes
+    /// nothing but is counted).
+    pub removed: usize,
+    /// Files of the previous index shared by hard link (not copied).
+    pub files_linked: usize,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Marker {
     tokenizer_version: u32,
@@ -416,14 +438,9 @@ impl SparseIndex {
             .map_err(tv("open an index writer"))?;
         let mut count: u64 = 0;
         for d in docs {
-            let mut doc = TantivyDocument::default();
-            doc.add_text(fields.id, &d.id);
-            doc.add_text(fields.path, &d.path);
-            if let Some(symbol) = &d.symbol {
-                doc.add_text(fields.symbol, symbol);
-            }
-            doc.add_text(fields.text, &d.text);
-            writer.add_document(doc).map_err(tv("add a document"))?;
+            writer
+                .add_document(sparse_document(fields, &d))
+                .map_err(tv("add a document"))?;
             count += 1;
         }
         writer.commit().map_err(tv("commit"))?;
@@ -440,6 +457,100 @@ impl SparseIndex {
         })?;
         std::fs::write(dir.join(MARKER_FILE), json).map_err(io("write the marker file"))?;
         Self::from_index(dir, &index, fields)
+    }
+
+    /// Builds the index of a new version in `dir` (created if missing; must
+    /// be empty) from the previous version's index in `prev`, without
+    /// re-indexing what did not change: the previous segment files are
+    /// hard-linked (tantivy never modifies a segment file; it writes new
+    /// ones and deletes unreferenced ones, which only unlinks this
+    /// version's name), `meta.json` and the marker are copied, then the
+    /// documents of `remove` are deleted by id and `add` appended in one
+    /// commit. Falls back to copying a file when hard links are refused
+    /// (another filesystem). Fails like [`SparseIndex::open`] if `prev` is
+    /// not an index this server can read (callers then rebuild).
+    pub fn update(
+        prev: &Path,
+        dir: &Path,
+        remove: &[String],
+        add: impl IntoIterator<Item = SparseDoc>,
+    ) -> Result<(SparseIndex, SparseDiff), SparseError> {
+        // Refuses an old tokenizer or schema before anything is linked.
+        drop(Self::open(prev)?);
+        let io = |op: &'static str| {
+            let dir = dir.to_path_buf();
+            move |source: std::io::Error| SparseError::Io { dir, op, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
+        if std::fs::read_dir(dir)
+            .map_err(io("list the directory"))?
+            .next()
+            .is_some()
+        {
+            return Err(SparseError::NotEmpty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let mut linked = 0_usize;
+        for entry in std::fs::read_dir(prev).map_err(io("list the previous index"))? {
+            let entry = entry.map_err(io("list the previous index"))?;
+            let name = entry.file_name();
+            let name_str = name.to_string_lossy();
+            if name_str.starts_with(".tantivy-") && name_str.ends_with(".lock") {
+                continue;
+            }
+            let from = entry.path();
+            let to = dir.join(&name);
+            let mutable =
+                name_str == "meta.json" || name_str == ".managed.json" || name_str == MARKER_FILE;
+            if mutable || std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(io("copy a file of the previous index"))?;
+            } else {
+                linked += 1;
+            }
+        }
+        let tv = |op: &'static str| {
+            let dir = dir.to_path_buf();
+            move |source: tantivy::TantivyError| SparseError::Tantivy { dir, op, source }
+        };
+        let index = Index::open_in_dir(dir).map_err(tv("open the linked index"))?;
+        index.tokenizers().register(CODE_TOKENIZER, CodeTokenizer);
+        let (_, fields) = schema();
+        let mut writer: tantivy::IndexWriter = index
+            .writer_with_num_threads(1, WRITER_BUDGET_PER_THREAD)
+            .map_err(tv("open an index writer"))?;
+        for id in remove {
+            writer.delete_term(Term::from_field_text(fields.id, id));
+        }
+        let mut added = 0_usize;
+        for d in add {
+            writer
+                .add_document(sparse_document(fields, &d))
+                .map_err(tv("add a document"))?;
+            added += 1;
+        }
+        writer.commit().map_err(tv("commit"))?;
+        writer
+            .wait_merging_threads()
+            .map_err(tv("finish merging segments"))?;
+        let opened = Self::from_index(dir, &index, fields)?;
+        let marker = Marker {
+            tokenizer_version: TOKENIZER_VERSION,
+            docs: opened.len() as u64,
+        };
+        let json = serde_json::to_vec(&marker).map_err(|e| SparseError::Incompatible {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot serialise {MARKER_FILE}: {e}"),
+        })?;
+        std::fs::write(dir.join(MARKER_FILE), json).map_err(io("write the marker file"))?;
+        Ok((
+            opened,
+            SparseDiff {
+                added,
+                removed: remove.len(),
+                files_linked: linked,
+            },
+        ))
     }
 
     /// Opens an index built by [`SparseIndex::build`].

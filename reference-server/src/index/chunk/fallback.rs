@@ -137,6 +137,7 @@ mod tests {
             window_lines: 10,
             window_overlap: 0,
             max_chunk_lines: 10,
+            ..ChunkOptions::default()
         };
         let out = chunk_file("notes.txt", &src, &opts);
         assert_eq!(out.chunks.len(), 13);

@@ -34,7 +34,7 @@ mod python;
 mod rust;
 mod typescript;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -242,6 +242,11 @@ pub struct ChunkOptions {
     pub window_overlap: u32,
     /// A definition longer than this is split into windows.
     pub max_chunk_lines: u32,
+    /// No chunk's text is longer than this many bytes: a longer chunk is
+    /// cut between lines, and a longer line is cut (at a character
+    /// boundary) into pieces with the same line span. Embedding servers
+    /// refuse over-long inputs; minified files are one huge line.
+    pub max_chunk_bytes: u32,
 }
 
 impl Default for ChunkOptions {
@@ -250,9 +255,19 @@ impl Default for ChunkOptions {
             window_lines: 60,
             window_overlap: 10,
             max_chunk_lines: 200,
+            max_chunk_bytes: DEFAULT_MAX_CHUNK_BYTES,
         }
     }
 }
+
+/// Default [`ChunkOptions::max_chunk_bytes`]: 8 KiB, about 2k tokens of
+/// code, under every common embedding model's input limit (sequences past
+/// the model's own window are truncated by the server, not refused).
+pub const DEFAULT_MAX_CHUNK_BYTES: u32 = 8 * 1024;
+
+/// Smallest accepted [`ChunkOptions::max_chunk_bytes`] (a 4-byte UTF-8
+/// character must fit).
+pub const MIN_MAX_CHUNK_BYTES: u32 = 64;
 
 /// Invalid [`ChunkOptions`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -265,6 +280,10 @@ pub enum ChunkOptionsError {
     OverlapTooLarge { overlap: u32, window: u32 },
     #[error("chunk max_chunk_lines is 0: set it to a positive number of lines (default 200)")]
     ZeroMaxChunk,
+    #[error(
+        "chunk max_chunk_bytes ({0}) is below {MIN_MAX_CHUNK_BYTES}: raise it (default {DEFAULT_MAX_CHUNK_BYTES})"
+    )]
+    MaxBytesTooSmall(u32),
 }
 
 impl ChunkOptions {
@@ -283,6 +302,9 @@ impl ChunkOptions {
         if self.max_chunk_lines == 0 {
             return Err(ChunkOptionsError::ZeroMaxChunk);
         }
+        if self.max_chunk_bytes < MIN_MAX_CHUNK_BYTES {
+            return Err(ChunkOptionsError::MaxBytesTooSmall(self.max_chunk_bytes));
+        }
         Ok(())
     }
 
@@ -292,21 +314,24 @@ impl ChunkOptions {
             window_lines,
             window_overlap: self.window_overlap.min(window_lines - 1),
             max_chunk_lines: self.max_chunk_lines.max(1),
+            max_chunk_bytes: self.max_chunk_bytes.max(MIN_MAX_CHUNK_BYTES),
         }
     }
 }
 
 /// Stable chunk id: the first 24 hex digits of
-/// `blake3(path ‖ 0 ‖ start_line ‖ end_line ‖ blake3(text))` (line numbers as
-/// little-endian u32). Same input → same id; any change of path, span or
-/// content → a different id.
-pub fn chunk_id(path: &str, start_line: u32, end_line: u32, text: &str) -> String {
+/// `blake3(path ‖ 0 ‖ occurrence ‖ blake3(text))` (`occurrence` as a
+/// little-endian u32: how many earlier chunks of the file have the same
+/// text). The line span is not part of it: a chunk that only moved (lines
+/// inserted above it) keeps its id, so the dense and sparse indexes keep
+/// its row and nothing is embedded again; any change of path or content
+/// gives a different id.
+pub fn chunk_id(path: &str, occurrence: u32, text: &str) -> String {
     let content = blake3::hash(text.as_bytes());
     let mut hasher = blake3::Hasher::new();
     hasher.update(path.as_bytes());
     hasher.update(&[0]);
-    hasher.update(&start_line.to_le_bytes());
-    hasher.update(&end_line.to_le_bytes());
+    hasher.update(&occurrence.to_le_bytes());
     hasher.update(content.as_bytes());
     let digest = hasher.finalize();
     hex::encode(&digest.as_bytes()[..12])
@@ -344,7 +369,14 @@ pub fn chunk_file(path: &str, text: &str, opts: &ChunkOptions) -> ChunkOutput {
     };
     let (segments, defs) =
         segments_and_symbols.unwrap_or_else(|| (fallback::window_segments(&lines, &opts), vec![]));
-    build_output(path, language, &lines, segments, defs)
+    build_output(
+        path,
+        language,
+        &lines,
+        segments,
+        defs,
+        opts.max_chunk_bytes as usize,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -805,33 +837,85 @@ fn segment_range(
     }
 }
 
+/// Cuts lines `first..=last` (0-based) into pieces of at most `max` bytes:
+/// whole lines while they fit, a longer line alone in pieces cut at
+/// character boundaries. Returns (first, last, text) per piece.
+fn byte_capped<'s>(
+    lines: &Lines<'s>,
+    first: u32,
+    last: u32,
+    max: usize,
+) -> Vec<(u32, u32, &'s str)> {
+    let whole = lines.slice(first, last);
+    if whole.len() <= max {
+        return vec![(first, last, whole)];
+    }
+    let mut out = Vec::new();
+    let mut start = first;
+    let mut row = first;
+    while row <= last {
+        let line = lines.line(row);
+        if line.len() > max {
+            if start < row {
+                out.push((start, row - 1, lines.slice(start, row - 1)));
+            }
+            let mut rest = line;
+            while !rest.is_empty() {
+                let mut cut = rest.len().min(max);
+                while !rest.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                out.push((row, row, &rest[..cut]));
+                rest = &rest[cut..];
+            }
+            start = row + 1;
+        } else if lines.slice(start, row).len() > max {
+            // `start < row` here: one line alone fits.
+            out.push((start, row - 1, lines.slice(start, row - 1)));
+            start = row;
+        }
+        row += 1;
+    }
+    if start <= last {
+        out.push((start, last, lines.slice(start, last)));
+    }
+    out
+}
+
 fn build_output(
     path: &str,
     language: Language,
     lines: &Lines<'_>,
     mut segments: Vec<Segment>,
     raw_symbols: Vec<RawSymbol>,
+    max_bytes: usize,
 ) -> ChunkOutput {
     segments.sort_by_key(|s| (s.first, s.last));
     let mut seen = HashSet::new();
+    let mut occurrences: HashMap<&str, u32> = HashMap::new();
     let mut chunks = Vec::with_capacity(segments.len());
     for seg in segments {
-        let text = lines.slice(seg.first, seg.last);
-        let (start_line, end_line) = (seg.first + 1, seg.last + 1);
-        let id = chunk_id(path, start_line, end_line, text);
-        if !seen.insert(id.clone()) {
-            continue;
+        for (first, last, text) in byte_capped(lines, seg.first, seg.last, max_bytes) {
+            // Same lines and same place in the file: the same chunk (the
+            // byte offset tells equal pieces of one long line apart).
+            let offset = (text.as_ptr() as usize).wrapping_sub(lines.text.as_ptr() as usize);
+            if text.trim().is_empty() || !seen.insert((first, last, offset, text.len())) {
+                continue;
+            }
+            let occurrence = occurrences.entry(text).or_default();
+            let id = chunk_id(path, *occurrence, text);
+            *occurrence += 1;
+            chunks.push(Chunk {
+                id,
+                path: path.to_owned(),
+                start_line: first + 1,
+                end_line: last + 1,
+                language,
+                kind: seg.kind,
+                symbol: seg.symbol.clone(),
+                text: text.to_owned(),
+            });
         }
-        chunks.push(Chunk {
-            id,
-            path: path.to_owned(),
-            start_line,
-            end_line,
-            language,
-            kind: seg.kind,
-            symbol: seg.symbol,
-            text: text.to_owned(),
-        });
     }
     let mut symbols: Vec<Symbol> = raw_symbols
         .into_iter()
@@ -937,14 +1021,13 @@ mod tests {
 
     #[test]
     fn chunk_ids_are_stable_and_content_sensitive() {
-        let a = chunk_id("a.py", 1, 3, "def f():\n    pass");
-        assert_eq!(a, chunk_id("a.py", 1, 3, "def f():\n    pass"));
+        let a = chunk_id("a.py", 0, "def f():\n    pass");
+        assert_eq!(a, chunk_id("a.py", 0, "def f():\n    pass"));
         assert_eq!(a.len(), 24);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, chunk_id("a.py", 1, 3, "def g():\n    pass"));
-        assert_ne!(a, chunk_id("b.py", 1, 3, "def f():\n    pass"));
-        assert_ne!(a, chunk_id("a.py", 2, 3, "def f():\n    pass"));
-        assert_ne!(a, chunk_id("a.py", 1, 4, "def f():\n    pass"));
+        assert_ne!(a, chunk_id("a.py", 0, "def g():\n    pass"));
+        assert_ne!(a, chunk_id("b.py", 0, "def f():\n    pass"));
+        assert_ne!(a, chunk_id("a.py", 1, "def f():\n    pass"));
         let src = "def f():\n    return 1\n\n\ndef g():\n    return 2\n";
         let one = chunk("m.py", src);
         assert_eq!(one, chunk("m.py", src));
@@ -957,6 +1040,64 @@ mod tests {
             one.chunks[1].id, edited.chunks[1].id,
             "edited chunk gets a new id"
         );
+        // A line inserted at the top moves every chunk but changes no id.
+        let moved = chunk("m.py", &format!("import os\n{src}"));
+        let texts = |o: &ChunkOutput| -> Vec<(String, String)> {
+            o.chunks
+                .iter()
+                .map(|c| (c.id.clone(), c.text.clone()))
+                .collect()
+        };
+        for (id, text) in texts(&one) {
+            assert!(
+                texts(&moved).contains(&(id, text.clone())),
+                "moved chunk {text:?} kept its id"
+            );
+        }
+        assert_ne!(
+            one.chunks[0].start_line,
+            moved.chunks.last().unwrap().start_line
+        );
+        // Two identical definitions in one file get distinct ids.
+        let twice = chunk("t.py", "def f():\n    pass\n\n\ndef f():\n    pass\n");
+        let ids: HashSet<&str> = twice.chunks.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids.len(), twice.chunks.len(), "{twice:#?}");
+    }
+
+    #[test]
+    fn chunks_are_byte_capped_and_long_lines_split() {
+        let opts = ChunkOptions {
+            max_chunk_bytes: 100,
+            ..ChunkOptions::default()
+        };
+        // A minified one-liner of 1000 bytes with multi-byte characters.
+        let line: String = "é=1;".repeat(200);
+        let src = format!("first line\n{line}\nlast line\n");
+        let out = chunk_file("min.txt", &src, &opts);
+        assert!(out.chunks.iter().all(|c| c.text.len() <= 100), "{out:#?}");
+        let pieces: Vec<&Chunk> = out.chunks.iter().filter(|c| c.start_line == 2).collect();
+        assert!(pieces.len() >= 10, "the long line is cut in pieces");
+        assert!(pieces.iter().all(|c| c.end_line == 2));
+        let joined: String = pieces.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(joined, line, "pieces cover the line exactly, in order");
+        assert!(out.chunks.iter().any(|c| c.text == "first line"));
+        assert!(out.chunks.iter().any(|c| c.text == "last line"));
+        // Many short lines: cut between lines, nothing lost.
+        let many: String = (0..50)
+            .map(|i| format!("line number {i:03}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let out = chunk_file("many.txt", &many, &opts);
+        assert!(out.chunks.len() > 1);
+        for c in &out.chunks {
+            assert!(c.text.len() <= 100, "{c:#?}");
+            assert_eq!(c.text.lines().count() as u32, c.end_line - c.start_line + 1);
+        }
+        let bad = ChunkOptions {
+            max_chunk_bytes: 10,
+            ..ChunkOptions::default()
+        };
+        assert_eq!(bad.validate(), Err(ChunkOptionsError::MaxBytesTooSmall(10)));
     }
 
     #[test]
@@ -966,6 +1107,7 @@ mod tests {
             window_lines: 10,
             window_overlap: 10,
             max_chunk_lines: 5,
+            ..ChunkOptions::default()
         };
         let err = bad.validate().unwrap_err();
         assert!(
@@ -976,6 +1118,7 @@ mod tests {
             window_lines: 0,
             window_overlap: 0,
             max_chunk_lines: 0,
+            max_chunk_bytes: 0,
         };
         assert_eq!(zero.validate(), Err(ChunkOptionsError::ZeroWindow));
         // Clamped instead of looping forever.
