@@ -76,9 +76,24 @@ fn fuzz_python_front_end() {
 
 /// Deeply nested input (a known way to overflow a recursive-descent
 /// parser's stack, which aborts the whole process): each front end answers
-/// with diagnostics on a worker-sized stack.
+/// with diagnostics on a worker-sized stack. The seeded crash of the Rust
+/// front end: before `MAX_NESTING`, 20 000 nested parentheses aborted the
+/// lint with a stack overflow.
 #[test]
 fn deeply_nested_sources_do_not_overflow_the_stack() {
+    // At the limit the file is parsed and checked as usual.
+    let at_limit = format!(
+        "use prometheus::Counter;\nfn f() {{ let x = {}1{}; }}\n",
+        "(".repeat(codeintel_lint::rust::MAX_NESTING - 2),
+        ")".repeat(codeintel_lint::rust::MAX_NESTING - 2)
+    );
+    on_worker_stack(move || {
+        let d = check_rust(Path::new("limit.rs"), &at_limit, false);
+        assert!(
+            d.iter().any(|d| d.rule != codeintel_lint::Rule::ParseError),
+            "{d:?}"
+        );
+    });
     let depth = 20_000;
     let mut cases = 0;
     for (open, close) in [("(", ")"), ("[", "]"), ("{", "}")] {
