@@ -50,6 +50,20 @@ pub fn may_violate(source: &str) -> bool {
 /// `proc_macro2::extra::invalidate_current_thread_spans()` between files when
 /// they hold no span of their own (the crate's walker does).
 pub fn check_rust(path: &Path, source: &str, allowed_module: bool) -> Vec<Diagnostic> {
+    let depth = bracket_depth(source);
+    if depth > MAX_NESTING {
+        // `syn` parses recursively: deep nesting would overflow the stack and
+        // abort the whole lint run (found by fuzzing, issue 19).
+        return vec![Diagnostic::new(
+            Rule::ParseError,
+            path,
+            1,
+            1,
+            format!(
+                "cannot parse Rust: brackets nest {depth} levels deep, more than the {MAX_NESTING} the lint parses; the file was not checked"
+            ),
+        )];
+    }
     let mut checker = Checker {
         path,
         allowed: allowed_module,
@@ -79,6 +93,47 @@ pub fn check_rust(path: &Path, source: &str, allowed_module: bool) -> Vec<Diagno
         }
     }
     checker.out
+}
+
+/// Deepest bracket nesting the Rust front end parses (`syn` recurses per
+/// level; real code stays far below).
+pub const MAX_NESTING: usize = 100;
+
+/// The deepest nesting of `(`, `[` and `{` in `source`, outside string
+/// literals and line comments (a cheap over-estimate elsewhere: a char
+/// literal `'('` counts).
+pub fn bracket_depth(source: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// 1-based line and column of a span start.

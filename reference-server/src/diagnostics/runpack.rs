@@ -39,7 +39,15 @@ pub enum RunpackError {
     },
     #[error("not a runpack archive (gzip tar expected): {0}")]
     Read(std::io::Error),
+    #[error(
+        "the runpack is larger than {MAX_UNPACKED} bytes once unpacked (a runpack is a few KiB): refused"
+    )]
+    TooLarge,
 }
+
+/// Most bytes [`unpack`] reads out of an archive (all entries together): a
+/// guard against decompression bombs.
+pub const MAX_UNPACKED: usize = 64 << 20;
 
 /// The archive's top folder for a trace id.
 pub fn folder(trace_id: &str) -> String {
@@ -121,6 +129,7 @@ pub fn unpack(archive: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, RunpackError>
     let decoder = flate2::read::GzDecoder::new(archive);
     let mut tar = tar::Archive::new(decoder);
     let mut out = BTreeMap::new();
+    let mut total = 0usize;
     for entry in tar.entries().map_err(RunpackError::Read)? {
         let mut entry = entry.map_err(RunpackError::Read)?;
         let path = entry
@@ -129,9 +138,15 @@ pub fn unpack(archive: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, RunpackError>
             .to_string_lossy()
             .into_owned();
         let mut content = Vec::new();
-        entry
+        let left = MAX_UNPACKED - total;
+        (&mut entry)
+            .take(left as u64 + 1)
             .read_to_end(&mut content)
             .map_err(RunpackError::Read)?;
+        if content.len() > left {
+            return Err(RunpackError::TooLarge);
+        }
+        total += content.len();
         out.insert(path, content);
     }
     Ok(out)
