@@ -345,6 +345,7 @@ fn api_001_healthz_while_embeddings_are_down() {
     );
 }
 
+#[allow(clippy::unwrap_used)] // a test helper: the model always has the MCP search
 fn mcp_result(obs: &mut codeintel_conformance::observe::Observations) -> &mut Value {
     obs.mcp
         .iter_mut()

@@ -1,6 +1,8 @@
 //! MET-*: the good run passes; each broken behaviour fails exactly its
 //! requirement, with a message naming the cause.
 
+#![allow(clippy::unwrap_used)] // tests: a malformed fixture fails the test
+
 mod common;
 
 use std::fmt::Write as _;
