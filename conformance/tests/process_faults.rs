@@ -151,7 +151,9 @@ async fn garbage_metrics_are_recorded_as_served() {
     let scrape = obs.last_scrape_at(steps::SCRAPE_BASELINE).unwrap();
     assert_eq!(scrape.status, Some(200));
     assert!(scrape.body.contains("oops {{ not metrics"), "{scrape:?}");
-    assert_eq!(obs.scrapes.len(), 5);
+    // baseline, after searches, after cardinality, after the fault, final,
+    // and the one asking for OpenMetrics.
+    assert_eq!(obs.scrapes.len(), 6);
 }
 
 #[tokio::test]
@@ -196,16 +198,29 @@ async fn the_scenario_runs_every_step_in_order() {
     if obs.http_at(steps::SEARCH_GOLDEN).next().is_some() {
         expected.push(steps::SEARCH_GOLDEN);
     }
-    expected.push(steps::SEARCH_EMBED_FAULT);
-    // The stand-in reports no trace id; the harness asks with the one it sent.
-    expected.extend([steps::RUNPACK, steps::RUNPACK_FAILED]);
+    expected.extend([steps::PROBE_EMBED_DOWN, steps::SEARCH_EMBED_FAULT]);
+    // The stand-in reports no trace id; the harness asks with the one it
+    // sent, then for one no request had.
+    expected.extend([
+        steps::RUNPACK,
+        steps::RUNPACK_FAILED,
+        steps::RUNPACK_UNKNOWN,
+    ]);
     assert_eq!(http_steps, expected);
 
+    // While loading is held open the harness probes both, in turn, again and
+    // again (a readiness on a timer is caught).
     let probes: Vec<(&str, &str)> = obs
         .http_at(steps::PROBE_NOT_READY)
         .map(|h| (h.method.as_str(), h.path.as_str()))
         .collect();
-    assert_eq!(probes, [("GET", "/healthz"), ("GET", "/readyz")]);
+    assert!(probes.len() >= 4, "{probes:?}");
+    for pair in probes.chunks(2) {
+        assert_eq!(pair.first(), Some(&("GET", "/healthz")), "{probes:?}");
+        if let Some(second) = pair.get(1) {
+            assert_eq!(*second, ("GET", "/readyz"), "{probes:?}");
+        }
+    }
     assert_eq!(obs.http_at(steps::SEARCH_PLAIN).count(), 3);
     assert_eq!(obs.http_at(steps::SEARCH_REFINE).count(), 2);
     assert_eq!(obs.http_at(steps::SEARCH_EMBED_FAULT).count(), 3);
@@ -229,7 +244,8 @@ async fn the_scenario_runs_every_step_in_order() {
             steps::SCRAPE_AFTER_SEARCHES,
             steps::SCRAPE_AFTER_CARDINALITY,
             steps::SCRAPE_AFTER_FAULT,
-            steps::SCRAPE_FINAL
+            steps::SCRAPE_FINAL,
+            steps::SCRAPE_OPENMETRICS
         ]
     );
     let done: Vec<u32> = obs.scrapes.iter().map(|s| s.searches_done).collect();

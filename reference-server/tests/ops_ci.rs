@@ -113,6 +113,7 @@ fn the_cli_is_read_from_its_clap_definitions() {
             "list",
             "live-check",
             "matrix",
+            "mutants",
             "run",
             "snapshot"
         ]
@@ -131,7 +132,8 @@ fn the_cli_is_read_from_its_clap_definitions() {
         assert!(cli["run"].contains(f), "{f}: {:?}", cli["run"]);
     }
     assert!(cli["matrix"].contains("--markdown"));
-    assert!(!cli["matrix"].contains("--junit"));
+    assert!(cli["matrix"].contains("--junit"));
+    assert!(!cli["matrix"].contains("--sarif"));
 }
 
 // ---------------------------------------------------------------- CI files
@@ -434,7 +436,7 @@ fn a_ci_file_with_a_missing_script_or_an_unknown_flag_is_caught() {
         "scripts/conformance.sh --junit junit.xml --markdwon report.md",
         "scripts/no-such-script.sh",
         "cargo run -p codeintel-conformance -- verify --sut reference",
-        "cargo run -p codeintel-conformance -- matrix reference --junit j.xml",
+        "cargo run -p codeintel-conformance -- matrix reference --sarif j.sarif",
         "cargo test -p codeintel-server --test no_such_test",
         "cargo build -p no-such-package",
         "promtool test rules deploy/prometheus/tests/*.yaml-nope",

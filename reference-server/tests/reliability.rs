@@ -932,51 +932,53 @@ async fn fault_matrix_torn_version_folder() {
         if beside_ok { "ok" } else { "silent" },
         "reliability::fault_matrix_torn_version_folder",
     );
-    // 2: CURRENT itself names the torn version: not ready, /readyz says why.
+    // 2: CURRENT itself names the torn version: the server falls back to
+    // the newest version that loads, loudly — every answer carries an
+    // `index_fallback` limit naming the torn one.
     std::fs::write(ws.data().join("CURRENT"), "v000099").unwrap();
     let server = serve::start(ws.config(None), metrics.clone(), Some(hash(metrics)))
         .await
         .unwrap();
     let ready = server.wait_ready(READY).await;
     let r = http
-        .get(format!("{}/readyz", server.url()))
+        .post(format!("{}/v1/search", server.url()))
+        .json(&serde_json::json!({"query": "refund"}))
         .send()
         .await
         .unwrap();
     let status = r.status().as_u16();
-    let why: serde_json::Value = r.json().await.unwrap_or_default();
-    let healthz = http
-        .get(format!("{}/healthz", server.url()))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
     server.shutdown().await.unwrap();
-    let named = why["error"].as_str().is_some_and(|e| e.contains("v000099"));
-    let verdict = match (&ready, status, named) {
-        (Err(_), 503, true) => "error",
-        (Err(_), 503, false) => "error (unnamed)",
-        _ => "silent",
+    let fallback = body["limits"].as_array().and_then(|ls| {
+        ls.iter()
+            .find(|l| l["code"] == "index_fallback")
+            .and_then(|l| l["message"].as_str())
+            .map(str::to_owned)
+    });
+    let named = fallback.as_deref().is_some_and(|m| m.contains("v000099"));
+    let verdict = match (ready.is_ok(), status, named) {
+        (true, 200, true) if body["index_version"] == good.as_str() => "degraded (limits)",
+        (true, 200, false) => "silent",
+        _ => "error",
     };
     fault_cell(
         "CURRENT names a torn version folder",
         "server (index load)",
         &format!(
-            "/readyz {status}: {}; /healthz {}",
-            why["error"]
-                .as_str()
+            "search {status} from {}; limit: {}",
+            body["index_version"],
+            fallback
                 .unwrap_or_default()
                 .chars()
                 .take(160)
                 .collect::<String>(),
-            healthz.as_u16()
         ),
-        "nothing served from the torn folder; the good version stays on disk for `rollback`",
+        "nothing served from the torn folder; the previous good version is served",
         verdict,
         "reliability::fault_matrix_torn_version_folder",
     );
     assert!(beside_ok, "{body}");
-    assert!(verdict.starts_with("error"), "{ready:?} {status} {why}");
+    assert_eq!(verdict, "degraded (limits)", "{ready:?} {status} {body}");
 }
 
 fn copy_tree(from: &Path, to: &Path) {

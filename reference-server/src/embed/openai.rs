@@ -372,10 +372,9 @@ impl OpenAiEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        // An open breaker answers before any span or request.
-        if let Admit::Reject { retry_in, failures } = self.breaker.peek(Instant::now()) {
-            return Err(self.rejection(retry_in, failures));
-        }
+        // An open breaker answers at once, without a request, but still in
+        // each batch's embedding span (ERROR, `error.type` = circuit_open):
+        // a failed embed call always leaves its span (TRC-006).
         // Futures are lazy: each batch's span and request start when
         // `buffer_unordered` first polls it.
         let batches: Vec<_> = texts

@@ -159,6 +159,10 @@ impl Metrics {
                 )
                 .build(),
         };
+        // Exported as 0 from the start: a consistent index never misses, and
+        // a dashboard (or a registry's coverage) should see a zero, not an
+        // absent series.
+        inner.hydrate_misses.add(0, &[]);
         Self {
             inner: Arc::new(inner),
         }
