@@ -452,6 +452,12 @@ impl OpenAiEmbedder {
                     span.record("error.type", e.kind());
                     span.record("otel.status_code", "ERROR");
                     span.record("otel.status_description", e.to_string().as_str());
+                    tracing::error!(
+                        parent: &span,
+                        exception.message = %e,
+                        "exception.type" = e.type_name(),
+                        "exception"
+                    );
                     return Err(e);
                 }
                 let recorder = AttemptRecorder::start(&self.metrics, &self.cfg.model, batch.len());
