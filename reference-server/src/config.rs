@@ -115,6 +115,17 @@ pub struct ConfigArgs {
         global = true
     )]
     pub max_concurrency: Option<usize>,
+    /// Extra `Host` names the server answers to, comma-separated (DNS
+    /// rebinding protection: by default only localhost, 127.0.0.1, ::1 and a
+    /// specific bound address are accepted, on every route but /healthz and
+    /// /readyz). Needed when clients reach a 0.0.0.0 bind by a name.
+    #[arg(
+        long,
+        env = "CODEINTEL_ALLOWED_HOSTS",
+        value_name = "HOST,...",
+        global = true
+    )]
+    pub allowed_hosts: Option<String>,
 }
 
 /// The TOML file's shape. Unknown keys are errors (a typo must not be
@@ -140,6 +151,7 @@ struct FileConfig {
     request_timeout_ms: Option<u64>,
     query_cache: Option<usize>,
     max_concurrency: Option<usize>,
+    allowed_hosts: Option<Vec<String>>,
 }
 
 /// Resolved, validated configuration.
@@ -171,6 +183,9 @@ pub struct Config {
     pub max_concurrency: usize,
     /// Request body limit, bytes.
     pub body_limit: usize,
+    /// Extra `Host` names accepted besides the loopback names and a
+    /// specific bound address (lower case, no port).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -207,6 +222,32 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
         key,
         message: message.into(),
     }
+}
+
+/// Validates `allowed_hosts` entries: bare host names or IP addresses (no
+/// scheme, port or path), lower-cased; empty entries are ignored.
+fn parse_allowed_hosts<'a>(
+    items: impl Iterator<Item = &'a str>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for item in items.map(str::trim).filter(|h| !h.is_empty()) {
+        let host = item.trim_matches(['[', ']']);
+        let ok = host.parse::<std::net::IpAddr>().is_ok()
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !ok {
+            return Err(invalid(
+                "allowed_hosts (--allowed-hosts / CODEINTEL_ALLOWED_HOSTS)",
+                format!(
+                    "{item:?} is not a host name or IP address; give names like `codeintel.internal` \
+                     or `10.0.0.5`, comma-separated, without scheme, port or path"
+                ),
+            ));
+        }
+        out.push(host.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn env_secret(var: &str) -> Option<String> {
@@ -355,6 +396,11 @@ impl Config {
             )
         })?;
 
+        let allowed_hosts = match &args.allowed_hosts {
+            Some(list) => parse_allowed_hosts(list.split(','))?,
+            None => parse_allowed_hosts(file.allowed_hosts.iter().flatten().map(String::as_str))?,
+        };
+
         let token = env_secret("CODEINTEL_TOKEN");
         let config = Self {
             repo,
@@ -387,6 +433,7 @@ impl Config {
             query_cache: args.query_cache.or(file.query_cache).unwrap_or(0),
             max_concurrency,
             body_limit: 1 << 20,
+            allowed_hosts,
         };
         Ok(config)
     }
@@ -481,6 +528,7 @@ impl Config {
         );
         line("query_cache", self.query_cache.to_string());
         line("max_concurrency", self.max_concurrency.to_string());
+        line("allowed_hosts", format!("{:?}", self.allowed_hosts));
         line(
             "# embed_api_key",
             format!(
@@ -651,6 +699,28 @@ mod tests {
         assert!(e.contains("CODEINTEL_TOKEN"), "{e}");
         c.token = Some("t".into());
         assert!(c.check_bind().is_ok());
+    }
+
+    #[test]
+    fn allowed_hosts_are_validated_and_lower_cased() {
+        let mut a = args("/r");
+        a.allowed_hosts = Some(" CodeIntel.internal, 10.0.0.5,[::2],, ".into());
+        let c = Config::resolve(&a).unwrap();
+        assert_eq!(c.allowed_hosts, ["codeintel.internal", "10.0.0.5", "::2"]);
+        for bad in ["http://x", "x:8080", "a/b", "a b"] {
+            a.allowed_hosts = Some(bad.into());
+            let e = Config::resolve(&a).unwrap_err().to_string();
+            assert!(
+                e.contains("CODEINTEL_ALLOWED_HOSTS") && e.contains(bad),
+                "{e}"
+            );
+        }
+        assert!(
+            Config::resolve(&args("/r"))
+                .unwrap()
+                .allowed_hosts
+                .is_empty()
+        );
     }
 
     #[test]

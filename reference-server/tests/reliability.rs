@@ -1295,9 +1295,10 @@ async fn security_bind_host_and_request_limits() {
     record(
         "security",
         "DNS rebinding (Host: evil.example) on /v1/search",
-        serde_json::json!({"tried": 1, "outcome": if search_status == 200 { "200: NOT rejected (bug in serve/http.rs, owned by the server-safety work; see the ignored test)".to_owned() } else { format!("{search_status}: rejected") }, "pass": search_status != 200, "known_bug": search_status == 200}),
+        serde_json::json!({"tried": 1, "outcome": format!("{search_status}"), "pass": search_status == 403}),
     );
     assert_eq!(mcp_status, 403, "MCP keeps its Host check");
+    assert_eq!(search_status, 403, "/v1/search checks Host too");
 
     // Body limit.
     let big = format!("{{\"query\": \"{}\"}}", "a".repeat(body_limit * 2));
@@ -1367,25 +1368,89 @@ async fn security_bind_host_and_request_limits() {
     assert!(k_bad.is_empty(), "{k_bad:#?}");
 }
 
-/// Kept ignored until serve/http.rs checks `Host` outside /mcp too (a bug
-/// found by this suite; the fix belongs to the server-safety work).
+/// `Host` is checked on every route, not only /mcp (a bug this suite found).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: /v1/search does not check the Host header (DNS rebinding)"]
 async fn dns_rebinding_is_rejected_on_v1_search() {
     spans();
     let ws = Workspace::new();
     let metrics = own_metrics("sec-host").metrics.clone();
-    let server = start_ready(ws.config(None), metrics.clone(), Some(hash(metrics))).await;
-    let r = reqwest::Client::new()
+    let server = start_ready(
+        ws.config(None),
+        metrics.clone(),
+        Some(hash(metrics.clone())),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let search = |host: &'static str| {
+        client
+            .post(format!("{}/v1/search", server.url()))
+            .header("host", host)
+            .json(&serde_json::json!({"query": "config"}))
+            .send()
+    };
+    let mut tried = 0;
+    let mut bad = Vec::new();
+    for host in [
+        "evil.example",
+        "evil.example:80",
+        "localhost.evil.example",
+        "10.9.8.7",
+    ] {
+        tried += 1;
+        let r = search(host).await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if status != 403 || !body.contains("CODEINTEL_ALLOWED_HOSTS") {
+            bad.push(format!("POST /v1/search Host {host}: {status} {body}"));
+        }
+    }
+    for path in ["/capz", "/v1/runpack/0123456789abcdef0123456789abcdef"] {
+        tried += 1;
+        let r = client
+            .get(format!("{}{path}", server.url()))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() != 403 {
+            bad.push(format!("GET {path} Host evil.example: {}", r.status()));
+        }
+    }
+    // Health probes answer any Host (orchestrators call them by address);
+    // loopback names are served.
+    for path in ["/healthz", "/readyz"] {
+        let r = client
+            .get(format!("{}{path}", server.url()))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    let ok = search("localhost:1234").await.unwrap().status().as_u16();
+    server.shutdown().await.unwrap();
+    // A configured name is accepted.
+    let mut cfg = ws.config(None);
+    cfg.allowed_hosts = vec!["codeintel.internal".into()];
+    let server = start_ready(cfg, metrics.clone(), Some(hash(metrics))).await;
+    let named = reqwest::Client::new()
         .post(format!("{}/v1/search", server.url()))
-        .header("host", "evil.example")
+        .header("host", "codeintel.internal:8080")
         .json(&serde_json::json!({"query": "config"}))
         .send()
         .await
-        .unwrap();
-    let status = r.status().as_u16();
+        .unwrap()
+        .status()
+        .as_u16();
     server.shutdown().await.unwrap();
-    assert_eq!(status, 403);
+    record(
+        "security",
+        "DNS rebinding: foreign hosts (name, name:port, loopback-prefixed name, IP) on /v1/search, /capz, /v1/runpack; configured name served",
+        serde_json::json!({"tried": tried, "outcome": if bad.is_empty() { "403 naming CODEINTEL_ALLOWED_HOSTS; loopback names and configured names served; /healthz, /readyz exempt".to_owned() } else { bad.join("; ") }, "pass": bad.is_empty()}),
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(ok, 200);
+    assert_eq!(named, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -212,9 +212,75 @@ pub fn bearer_matches(header: Option<&str>, token: &str) -> bool {
         && constant_time_eq(presented.trim().as_bytes(), token.as_bytes())
 }
 
+/// The `Host` names the server answers to (DNS rebinding protection): the
+/// loopback names, the bound address when it is a specific (non-loopback,
+/// non-wildcard) one, and the configured extras.
+pub fn allowed_hosts(local: std::net::SocketAddr, extra: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
+        hosts.push(local.ip().to_string());
+    }
+    hosts.extend(extra.iter().cloned());
+    hosts
+}
+
+/// Whether a request's authority (`Host` header, or the HTTP/2 `:authority`)
+/// names an allowed host; a request that names none passes (only browsers
+/// are the rebinding threat, and they always send one). The port is not
+/// judged; case is ignored.
+pub fn host_allowed(authority: Option<&str>, allowed: &[String]) -> bool {
+    let Some(authority) = authority.map(str::trim).filter(|a| !a.is_empty()) else {
+        return true;
+    };
+    let host = match authority.parse::<axum::http::uri::Authority>() {
+        Ok(a) => a.host().trim_matches(['[', ']']).to_ascii_lowercase(),
+        Err(_) => return false,
+    };
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    allowed.iter().any(|h| h.eq_ignore_ascii_case(host))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_names_and_the_bound_address_are_allowed_hosts() {
+        let loopback: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let hosts = allowed_hosts(loopback, &[]);
+        for ok in [
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "LOCALHOST",
+            "localhost.",
+        ] {
+            assert!(host_allowed(Some(ok), &hosts), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "10.0.0.5",
+            "a b",
+            "@x",
+        ] {
+            assert!(!host_allowed(Some(bad), &hosts), "{bad}");
+        }
+        assert!(host_allowed(None, &hosts));
+        let bound: std::net::SocketAddr = "10.0.0.5:8080".parse().unwrap();
+        assert!(host_allowed(
+            Some("10.0.0.5:8080"),
+            &allowed_hosts(bound, &[])
+        ));
+        let wildcard: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(!host_allowed(
+            Some("0.0.0.0:8080"),
+            &allowed_hosts(wildcard, &[])
+        ));
+        let extra = allowed_hosts(wildcard, &["codeintel.internal".into()]);
+        assert!(host_allowed(Some("CodeIntel.internal:8080"), &extra));
+    }
 
     #[test]
     fn plain_relative_paths_are_normalised() {

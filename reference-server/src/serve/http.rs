@@ -230,6 +230,7 @@ pub fn router(state: AppState, local: SocketAddr, shutdown: CancellationToken) -
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(ctx.clone(), limits))
         .layer(middleware::from_fn_with_state(ctx.clone(), auth))
+        .layer(middleware::from_fn_with_state(ctx.clone(), host_check))
         .layer(middleware::from_fn_with_state(ctx, trace))
 }
 
@@ -332,6 +333,40 @@ async fn trace(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response
         span.record("error.type", status.as_str());
     }
     response
+}
+
+/// DNS rebinding protection on every route but the health probes (which
+/// orchestrators call by pod address): the `Host` must be a loopback name,
+/// the specific bound address or a configured `allowed_hosts` entry. `/mcp`
+/// is checked again by rmcp with the same list.
+async fn host_check(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(req).await;
+    }
+    let authority = req
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or("\u{fffd}"))
+        .or_else(|| {
+            req.uri()
+                .authority()
+                .map(axum::http::uri::Authority::as_str)
+        });
+    let allowed = super::guard::allowed_hosts(ctx.local, &ctx.state.config.allowed_hosts);
+    if super::guard::host_allowed(authority, &allowed) {
+        return next.run(req).await;
+    }
+    let shown: String = authority.unwrap_or_default().chars().take(100).collect();
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "host_not_allowed",
+        format!(
+            "Host {shown:?} is not allowed (DNS rebinding protection); reach the server as \
+             localhost or 127.0.0.1, or add the name to CODEINTEL_ALLOWED_HOSTS"
+        ),
+    )
+    .into_response()
 }
 
 /// Bearer auth on everything but `/healthz` when a token is configured.

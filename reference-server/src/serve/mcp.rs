@@ -825,10 +825,7 @@ pub fn http_service(
     local: SocketAddr,
     shutdown: CancellationToken,
 ) -> StreamableHttpService<McpServer, LocalSessionManager> {
-    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
-        hosts.push(local.ip().to_string());
-    }
+    let hosts = guard::allowed_hosts(local, &state.config.allowed_hosts);
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"])
