@@ -342,6 +342,10 @@ pub struct Telemetry {
     log_filter: String,
     stderr_logs: bool,
     export_timeout: Duration,
+    /// The OTLP URL of traces and of logs, when exported there (named when
+    /// a shutdown cannot flush them).
+    otlp_traces: Option<String>,
+    otlp_logs: Option<String>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -363,6 +367,14 @@ impl Telemetry {
             (cfg.traces.clone(), cfg.logs.clone(), cfg.prometheus_addr)
         };
 
+        let otlp_traces = match &traces {
+            Export::Otlp { endpoint } => Some(otlp_url(endpoint, "v1/traces")),
+            _ => None,
+        };
+        let otlp_logs = match &logs {
+            Export::Otlp { endpoint } => Some(otlp_url(endpoint, "v1/logs")),
+            _ => None,
+        };
         let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
         let mut memory_spans = None;
         match &traces {
@@ -449,6 +461,8 @@ impl Telemetry {
             log_filter: cfg.log_filter.clone(),
             stderr_logs: cfg.stderr_logs,
             export_timeout: cfg.export_timeout,
+            otlp_traces,
+            otlp_logs,
         })
     }
 
@@ -527,8 +541,28 @@ impl Telemetry {
 
     fn shutdown(&self) {
         let timeout = self.export_timeout;
-        let _ = self.tracer_provider.shutdown_with_timeout(timeout);
-        let _ = self.logger_provider.shutdown_with_timeout(timeout);
+        // A flush the collector does not take in time is said, never
+        // silent: the batch's own failure report may not have run yet.
+        let say = |signal: &str, url: &Option<String>, result: OTelSdkResult| {
+            if let (Some(url), Err(e)) = (url, result) {
+                eprintln!(
+                    "codeintel: OTLP {signal} export to {url} did not finish at shutdown within {:.1} s: {e}; \
+                     what was not sent is dropped (check that a collector answers at OTEL_EXPORTER_OTLP_ENDPOINT, \
+                     or raise OTEL_EXPORTER_OTLP_TIMEOUT)",
+                    timeout.as_secs_f64()
+                );
+            }
+        };
+        say(
+            "traces",
+            &self.otlp_traces,
+            self.tracer_provider.shutdown_with_timeout(timeout),
+        );
+        say(
+            "logs",
+            &self.otlp_logs,
+            self.logger_provider.shutdown_with_timeout(timeout),
+        );
         let _ = self.meter_provider.shutdown_with_timeout(timeout);
     }
 }
