@@ -22,8 +22,17 @@ use codeintel_conformance::drive::workspace_root;
 use codeintel_conformance::mcp_suite::{self, McpSuiteSetting};
 use serde::Deserialize;
 
-/// The whole matrix must finish within this (each SUT has its own deadlines).
-const MATRIX_DEADLINE: Duration = Duration::from_secs(20 * 60);
+/// The whole matrix must finish within this much per implementation (each
+/// run has its own deadlines; one takes 25-35 s on the 2-core machine), and
+/// never sooner than `MATRIX_DEADLINE_FLOOR`: a guard against a hang, not a
+/// timing test.
+const DEADLINE_PER_IMPLEMENTATION: Duration = Duration::from_secs(75);
+const MATRIX_DEADLINE_FLOOR: Duration = Duration::from_secs(20 * 60);
+
+fn matrix_deadline(implementations: usize) -> Duration {
+    let n = u32::try_from(implementations).unwrap_or(u32::MAX);
+    (DEADLINE_PER_IMPLEMENTATION * n).max(MATRIX_DEADLINE_FLOOR)
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,7 +89,7 @@ fn parse_matrix(markdown: &str) -> BTreeMap<String, BTreeMap<String, String>> {
 }
 
 /// Runs the binary with a deadline; returns (exit code, stderr).
-fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String) {
+fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (Option<i32>, String) {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -97,11 +106,11 @@ fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > MATRIX_DEADLINE {
+        if started.elapsed() > deadline {
             child.kill().ok();
             child.wait().ok();
             let stderr = reader.join().unwrap_or_default();
-            panic!("the matrix ran past {MATRIX_DEADLINE:?}; killed it. stderr:\n{stderr}");
+            panic!("the matrix ran past {deadline:?}; killed it. stderr:\n{stderr}");
         }
         std::thread::sleep(Duration::from_millis(200));
     };
@@ -161,7 +170,7 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
     cmd.args(manifests.values());
     cmd.arg("reference").arg("--markdown").arg(&md);
     let started = Instant::now();
-    let (code, stderr) = run_with_deadline(cmd);
+    let (code, stderr) = run_with_deadline(cmd, matrix_deadline(manifests.len() + 1));
     eprintln!(
         "matrix of {} implementations took {:.1} s (exit {code:?})",
         manifests.len() + 1,
@@ -205,6 +214,12 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
         problems.len(),
         problems.join("\n  ")
     );
+}
+
+#[test]
+fn the_matrix_deadline_grows_with_the_implementations() {
+    assert_eq!(matrix_deadline(3), MATRIX_DEADLINE_FLOOR);
+    assert_eq!(matrix_deadline(34), Duration::from_secs(34 * 75));
 }
 
 #[test]
