@@ -216,6 +216,57 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
     );
 }
 
+/// The Python sources of `dir`, concatenated (no `__pycache__`).
+fn python_sources(dir: &Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if !path.ends_with("__pycache__") {
+                python_sources(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "py") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+/// Each variant's `CODEINTEL_PY_BUG` word is switched somewhere in the
+/// Python code (`BUG == "word"` or `BUG != "word"`): a misspelt word leaves
+/// the variant a clean copy, which only the slow matrix (and only with the
+/// venv) would notice.
+#[test]
+fn every_variant_s_bug_word_is_switched_in_the_python_code() {
+    let root = workspace_root();
+    let mut code = String::new();
+    python_sources(
+        &root.join("fixtures/suts/python-otel/codeintel_py"),
+        &mut code,
+    );
+    let mut words = Vec::new();
+    for (name, manifest) in manifests(&root) {
+        let value: toml::Value = toml::from_str(&std::fs::read_to_string(&manifest).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let Some(word) = value
+            .get("env")
+            .and_then(|e| e.get("CODEINTEL_PY_BUG"))
+            .and_then(toml::Value::as_str)
+        else {
+            continue;
+        };
+        assert!(
+            code.contains(&format!("BUG == \"{word}\""))
+                || code.contains(&format!("BUG != \"{word}\"")),
+            "{name}: CODEINTEL_PY_BUG = {word:?} is switched nowhere in fixtures/suts/python-otel/codeintel_py"
+        );
+        words.push(word.to_owned());
+    }
+    assert!(
+        words.len() >= 30,
+        "only {} variant(s) with a bug word: {words:?}",
+        words.len()
+    );
+}
+
 #[test]
 fn the_matrix_deadline_grows_with_the_implementations() {
     assert_eq!(matrix_deadline(3), MATRIX_DEADLINE_FLOOR);
