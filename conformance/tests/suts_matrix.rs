@@ -34,6 +34,15 @@ fn matrix_deadline(implementations: usize) -> Duration {
     (DEADLINE_PER_IMPLEMENTATION * n).max(MATRIX_DEADLINE_FLOOR)
 }
 
+/// Matrix processes run at once: `CODEINTEL_MATRIX_JOBS`, default 2.
+fn matrix_jobs() -> usize {
+    std::env::var("CODEINTEL_MATRIX_JOBS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
@@ -163,23 +172,45 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
         assert!(!entry.why.trim().is_empty(), "[{name}] needs a `why`");
     }
 
+    // The implementations are split over `jobs` matrix processes run at
+    // once (most of a run is waiting: readiness holds, span settling), each
+    // with its own ports, peers and temp folders.
     let out = tempfile::tempdir().unwrap();
-    let md = out.path().join("MATRIX.md");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
-    cmd.current_dir(&root).arg("matrix");
-    cmd.args(manifests.values());
-    cmd.arg("reference").arg("--markdown").arg(&md);
+    let mut all: Vec<String> = manifests
+        .values()
+        .map(|p| p.display().to_string())
+        .collect();
+    all.push("reference".to_owned());
+    let jobs = matrix_jobs().min(all.len());
     let started = Instant::now();
-    let (code, stderr) = run_with_deadline(cmd, matrix_deadline(manifests.len() + 1));
+    let runs: Vec<_> = (0..jobs)
+        .map(|j| {
+            let part: Vec<String> = all.iter().skip(j).step_by(jobs).cloned().collect();
+            let md = out.path().join(format!("MATRIX-{j}.md"));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
+            cmd.current_dir(&root).arg("matrix");
+            cmd.args(&part);
+            cmd.arg("--markdown").arg(&md);
+            let deadline = matrix_deadline(part.len());
+            std::thread::spawn(move || (md, run_with_deadline(cmd, deadline)))
+        })
+        .collect();
+    let mut matrix = BTreeMap::new();
+    let (mut text, mut stderr) = (String::new(), String::new());
+    for run in runs {
+        let (md, (code, err)) = run.join().unwrap();
+        assert_ne!(code, Some(2), "the harness itself failed:\n{err}");
+        let part = std::fs::read_to_string(&md)
+            .unwrap_or_else(|e| panic!("no Markdown matrix ({e}); stderr:\n{err}"));
+        matrix.extend(parse_matrix(&part));
+        text.push_str(&part);
+        stderr.push_str(&err);
+    }
     eprintln!(
-        "matrix of {} implementations took {:.1} s (exit {code:?})",
-        manifests.len() + 1,
+        "matrix of {} implementations in {jobs} processes took {:.1} s",
+        all.len(),
         started.elapsed().as_secs_f64()
     );
-    assert_ne!(code, Some(2), "the harness itself failed:\n{stderr}");
-    let text = std::fs::read_to_string(&md)
-        .unwrap_or_else(|e| panic!("no Markdown matrix ({e}); stderr:\n{stderr}"));
-    let matrix = parse_matrix(&text);
 
     let mut problems = Vec::new();
     for (name, entry) in &expected {
