@@ -81,6 +81,8 @@ struct SourceArgs {
 struct SnapshotArgs {
     #[command(flatten)]
     source: SourceArgs,
+    #[command(flatten)]
+    fixtures: FixtureArgs,
     /// Write the snapshot to FILE (default: stdout).
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -128,7 +130,9 @@ struct DiffArgs {
 struct LiveCheckArgs {
     #[command(flatten)]
     source: SourceArgs,
-    /// The registry folder (definition/2 YAML; default: conformance/registry of this workspace).
+    #[command(flatten)]
+    fixtures: FixtureArgs,
+    /// The registry folder (definition/2 YAML; default: the registry built into this binary, conformance/registry when it was built).
     #[arg(long, value_name = "DIR")]
     registry: Option<PathBuf>,
     /// Fail when less than PCT % of the registry's metrics, spans and events were seen.
@@ -721,9 +725,16 @@ fn load_gate_config(path: Option<&Path>) -> Result<gate::diff::DiffConfig, Harne
 /// is not run: the gate judges the scenario's telemetry only).
 async fn observe_source(
     source: &SourceArgs,
+    fixtures: &FixtureArgs,
     timeout_secs: Option<u64>,
 ) -> Result<Observations, HarnessError> {
     if let Some(path) = &source.observations {
+        if fixtures.repo.is_some() || fixtures.golden.is_some() {
+            return Err(HarnessError(
+                "--repo / --golden set what a live run drives; with --observations nothing is driven"
+                    .to_owned(),
+            ));
+        }
         return Ok(gate::load_observations(path)?);
     }
     let timeout = timeout_secs.map(Duration::from_secs);
@@ -733,6 +744,10 @@ async fn observe_source(
         timeout,
     )?;
     let mut cfg = DriveConfig::new(&workspace_root());
+    // The sample repository and golden queries built into the binary unless
+    // --repo / --golden name others; the guard keeps them until the drive ends.
+    let _fixtures = apply_fixtures(&mut cfg, fixtures)?;
+    eprintln!("codeintel-conformance: {}", fixtures_note(fixtures));
     if let Some(t) = timeout {
         cfg = cfg.with_timeout(t);
     }
@@ -748,8 +763,21 @@ async fn observe_source(
     Ok(obs)
 }
 
+/// Where a drive's repository and golden queries come from, in one line.
+fn fixtures_note(fixtures: &FixtureArgs) -> String {
+    let repo = fixtures.repo.as_ref().map_or_else(
+        || "the sample repository built into this binary".to_owned(),
+        |r| format!("repository {}", r.display()),
+    );
+    let golden = fixtures.golden.as_ref().map_or_else(
+        || "the golden queries built into this binary".to_owned(),
+        |g| format!("golden queries {}", g.display()),
+    );
+    format!("fixtures: {repo}; {golden}")
+}
+
 async fn snapshot_cmd(args: SnapshotArgs) -> Result<u8, HarnessError> {
-    let obs = observe_source(&args.source, args.timeout_secs).await?;
+    let obs = observe_source(&args.source, &args.fixtures, args.timeout_secs).await?;
     if let Some(path) = &args.save_observations {
         let text = serde_json::to_string_pretty(&obs)
             .map_err(|e| HarnessError(format!("cannot serialise the observations: {e}")))?;
@@ -814,12 +842,23 @@ fn diff_cmd(args: &DiffArgs) -> Result<u8, HarnessError> {
 }
 
 async fn live_check_cmd(args: LiveCheckArgs) -> Result<u8, HarnessError> {
-    let dir = args
-        .registry
-        .clone()
-        .unwrap_or_else(|| workspace_root().join("conformance/registry"));
-    let reg = gate::registry::Registry::load(&dir)?;
-    let obs = observe_source(&args.source, args.timeout_secs).await?;
+    let reg = if let Some(dir) = &args.registry {
+        gate::registry::Registry::load(dir)?
+    } else {
+        let embedded = codeintel_conformance::fixtures::materialise_registry().map_err(|e| {
+            HarnessError(format!(
+                "cannot write the built-in telemetry registry to a temp folder: {e}"
+            ))
+        })?;
+        let reg = gate::registry::Registry::load(embedded.path())?;
+        eprintln!(
+            "codeintel-conformance: registry: the {} file(s) built into this binary \
+             (conformance/registry when it was built; --registry DIR for another)",
+            reg.files.len()
+        );
+        reg
+    };
+    let obs = observe_source(&args.source, &args.fixtures, args.timeout_secs).await?;
     let r = gate::live_check::live_check(&reg, &obs, args.fail_on_coverage_below);
     print!("{}", gate::live_check::render(&r, false));
     if let Some(path) = &args.json {
