@@ -159,7 +159,17 @@ async fn accept(listener: TcpListener, shared: Shared) {
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, shared: Shared) {
+async fn serve_connection(mut stream: tokio::net::TcpStream, shared: Shared) {
+    let mut head = [0u8; 512];
+    let peeked = match tokio::time::timeout(HEAD_WAIT, stream.peek(&mut head)).await {
+        Ok(Ok(n)) => n,
+        // Silent or broken: hyper's own handling below closes it.
+        Ok(Err(_)) | Err(_) => 0,
+    };
+    if let Some(request_line) = http1_request_line(&head[..peeked]) {
+        refuse_http1(&mut stream, &shared, &request_line).await;
+        return;
+    }
     let service = hyper::service::service_fn(move |request| {
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(&shared, request).await) }
@@ -170,6 +180,47 @@ async fn serve_connection(stream: tokio::net::TcpStream, shared: Shared) {
     if let Err(e) = served {
         tracing::debug!(error = %e, "OTLP/gRPC connection ended with an error");
     }
+}
+
+/// How long a new connection may stay silent before it is handed to hyper
+/// unsniffed.
+const HEAD_WAIT: Duration = Duration::from_secs(5);
+
+/// The request line when `head` (the first bytes of a connection) is an
+/// HTTP/1.x request, not the HTTP/2 preface (`PRI * HTTP/2.0`).
+fn http1_request_line(head: &[u8]) -> Option<String> {
+    let line_end = head.iter().position(|b| *b == b'\r' || *b == b'\n')?;
+    let line = std::str::from_utf8(&head[..line_end]).ok()?;
+    let mut parts = line.split(' ');
+    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let is_method = !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase());
+    (is_method && method != "PRI" && version.starts_with("HTTP/1."))
+        .then(|| format!("{method} {target} {version}"))
+}
+
+/// An OTLP/HTTP exporter pointed at the gRPC port (HTTP/1.x, not h2c): the
+/// export is refused by name, so TRC-009 says why no span arrived, and the
+/// client is told 505.
+async fn refuse_http1(stream: &mut tokio::net::TcpStream, shared: &Shared, request_line: &str) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    lock(shared).exports += 1;
+    let message = format!(
+        "OTLP/gRPC port: refused an HTTP/1 request `{request_line}`; this port takes OTLP/gRPC \
+         (HTTP/2 without TLS) as OTEL_EXPORTER_OTLP_PROTOCOL=grpc asks: the SUT exported \
+         with an OTLP/HTTP exporter to the gRPC endpoint"
+    );
+    refuse(shared, message.clone());
+    // Read what was sent (up to a bound) so closing does not reset the
+    // connection before the client reads the answer.
+    let mut sink = vec![0u8; 64 * 1024];
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut sink)).await;
+    let answer = format!(
+        "HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-type: text/plain\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{message}",
+        message.len()
+    );
+    let _ = stream.write_all(answer.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 type GrpcBody = BoxBody<Bytes, Infallible>;
@@ -383,6 +434,59 @@ mod tests {
             GrpcCode::Unimplemented
         );
         assert_eq!(GrpcFrameError::BadFlag(7).code(), GrpcCode::InvalidArgument);
+    }
+
+    #[test]
+    fn http1_is_told_from_the_http2_preface() {
+        assert_eq!(
+            http1_request_line(b"POST /v1/traces HTTP/1.1\r\nhost: x\r\n\r\n").as_deref(),
+            Some("POST /v1/traces HTTP/1.1")
+        );
+        assert_eq!(
+            http1_request_line(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            http1_request_line(b"POST /v1/tra"),
+            None,
+            "no whole line yet"
+        );
+        assert_eq!(http1_request_line(b"\x16\x03\x01 tls hello\r\n"), None);
+    }
+
+    /// An OTLP/HTTP exporter sent to the gRPC port is refused by name.
+    #[tokio::test]
+    async fn an_http1_export_to_the_grpc_port_is_refused_by_name() {
+        let receiver = OtlpReceiver::start().await.unwrap();
+        let response = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/v1/traces", receiver.grpc_endpoint()))
+            .header("content-type", "application/x-protobuf")
+            .body(one_span("over http"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 505);
+        assert!(receiver.spans().is_empty());
+        let errors = receiver.errors();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].contains("refused an HTTP/1 request `POST /v1/traces HTTP/1.1`"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(receiver.exports(), 1);
+        // The port still serves gRPC afterwards.
+        let ok = call(
+            receiver.grpc.addr(),
+            TRACES,
+            &[GRPC],
+            frame(0, &one_span("g")),
+        )
+        .await;
+        assert_eq!(ok.status.as_deref(), Some("0"));
     }
 
     #[test]
