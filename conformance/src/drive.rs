@@ -39,7 +39,7 @@ use crate::observe::{
 use crate::peers::Peers;
 use crate::peers::embeddings::{EmbeddingsConfig, Mode};
 use crate::sut::process::error_chain;
-use crate::sut::{Sut, SutEnv, SutError};
+use crate::sut::{OtlpProtocol, Sut, SutEnv, SutError};
 
 /// The MCP protocol version the harness speaks.
 pub const MCP_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -312,6 +312,11 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
             return;
         }
     };
+    // The SUT's OTLP protocol picks the receiver port it is pointed at.
+    env.otlp_protocol = sut.otlp_protocol();
+    if env.otlp_protocol == OtlpProtocol::Grpc {
+        env.otlp_endpoint = peers.otlp.grpc_endpoint();
+    }
     env.extra.insert(
         EMBED_TIMEOUT_HINT_VAR.to_owned(),
         cfg.embed_timeout_hint.as_millis().to_string(),
