@@ -543,10 +543,38 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), HarnessError> {
     })
 }
 
+/// A copy of the target's source with `plant` planted, for source operator
+/// `op` (the lint then judges the copy).
+fn planted_source(
+    op: Operator,
+    plant: codeintel_conformance::mutate::source::Plant,
+    source: Option<&Path>,
+) -> Result<tempfile::TempDir, HarnessError> {
+    let Some(source) = source else {
+        return Err(HarnessError(format!(
+            "the source operator `{}` needs the SUT's source tree: give --source DIR or a manifest with source_dir",
+            op.name()
+        )));
+    };
+    codeintel_conformance::mutate::source::planted_copy(plant, source)
+        .map_err(|e| HarnessError(format!("source operator `{}`: {e}", op.name())))
+}
+
 async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let timeout = args.timeout_secs.map(Duration::from_secs);
     let mut target = target(args.sut.is_some(), args.sut_manifest.as_deref(), timeout)?;
+    let mut source = args.source.clone();
+    let mut _planted = None;
     if let Some(op) = args.mutate {
+        if let Some(plant) = op.plant() {
+            let dir = planted_source(
+                op,
+                plant,
+                source.as_deref().or(target.source_dir.as_deref()),
+            )?;
+            source = Some(dir.path().to_path_buf());
+            _planted = Some(dir);
+        }
         target.sut = Box::new(MutatingSut::new(target.sut, op));
     }
     let expected = match args
@@ -567,7 +595,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let (obs, results) = judge(
         target,
         &cfg,
-        args.source.clone(),
+        source,
         expected.as_ref(),
         Duration::from_secs(args.deadline),
     )
@@ -1169,10 +1197,19 @@ async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
             Some(Path::new(&target_name)),
             timeout,
         )?;
-        // The source lint judges files, which no proxy changes: not run.
+        // The source lint judges files, which no proxy changes: it runs only
+        // for a source operator, on a planted copy of the target's source.
+        let planted = op
+            .plant()
+            .map(|plant| planted_source(op, plant, t.source_dir.as_deref()));
+        let (planted, plant_problem) = match planted {
+            Some(Ok(dir)) => (Some(dir), None),
+            Some(Err(e)) => (None, Some(e.0)),
+            None => (None, None),
+        };
         let t = Target {
             sut: Box::new(MutatingSut::new(t.sut, op)),
-            source_dir: None,
+            source_dir: planted.as_ref().map(|d| d.path().to_path_buf()),
             ..t
         };
         eprintln!(
@@ -1181,7 +1218,9 @@ async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
             op.target()
         );
         let (obs, results) = judge(t, &cfg, None, None, deadline).await;
+        drop(planted);
         let mut problems = obs.harness_errors.clone();
+        problems.extend(plant_problem);
         if let Some(d) = &obs.deadline_exceeded {
             problems.push(deadline_line(d));
         }

@@ -29,6 +29,19 @@ const GATING: &str = "codeintel_gating_decisions";
 const RRF_K: &str = "codeintel_gating_rrf_k";
 const BATCH: &str = "codeintel_embed_batch_size";
 
+/// The streamable-HTTP MCP endpoint of the application port.
+const MCP_PATH: &str = "/mcp";
+/// The MCP session header (streamable HTTP).
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Whether an answer is an event stream (MCP over SSE).
+fn event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("event-stream"))
+}
+
 /// Which of the SUT's surfaces a proxy stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
@@ -121,6 +134,15 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     {
         return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response();
     }
+    // DELETE of an MCP session is acknowledged, but never reaches the SUT:
+    // the session outlives its termination.
+    if p.op == Operator::McpDeleteKeepsSession
+        && matches!(p.role, Role::App { .. })
+        && parts.method == Method::DELETE
+        && path == MCP_PATH
+    {
+        return StatusCode::OK.into_response();
+    }
 
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -139,6 +161,16 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         headers.remove(header::HOST);
         headers.remove(header::ORIGIN);
     }
+    if p.op == Operator::McpSessionIdNotAscii
+        && let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+        && let Ok(v) = HeaderValue::from_str(rewrite::ungarble_session_id(id))
+    {
+        headers.insert(SESSION_HEADER, v);
+    }
+    let mcp_ping = p.op == Operator::McpPingError
+        && parts.method == Method::POST
+        && path == MCP_PATH
+        && rewrite::mcp_calls(&body, "ping");
 
     let mut rb = p
         .client
@@ -159,8 +191,17 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
             out_headers.append(name, value.clone());
         }
     }
+    if p.op == Operator::McpSessionIdNotAscii
+        && matches!(p.role, Role::App { .. })
+        && let Some(id) = out_headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        && let Ok(v) = HeaderValue::from_str(&rewrite::garble_session_id(id))
+    {
+        out_headers.insert(SESSION_HEADER, v);
+    }
 
-    if !rewrites(&p, &parts.method, &path, status) {
+    if !rewrites(&p, &parts.method, &path, status, mcp_ping) {
         let stream = futures::stream::unfold(resp, |mut r| async move {
             match r.chunk().await {
                 Ok(Some(c)) => Some((Ok::<Bytes, reqwest::Error>(c), r)),
@@ -187,7 +228,8 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
 }
 
 /// Whether the answer to this request is rewritten (and so buffered).
-fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode) -> bool {
+/// `mcp_ping`: the request is an MCP `ping` (for [`Operator::McpPingError`]).
+fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode, mcp_ping: bool) -> bool {
     use Operator as O;
     match &p.role {
         Role::Scrape => matches!(
@@ -203,7 +245,10 @@ fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode) -> bool 
         ),
         Role::App { .. } => match p.op {
             O::AppServesExposition => method == Method::GET && status == StatusCode::NOT_FOUND,
-            O::McpHideFetch => method == Method::POST && path == "/mcp",
+            O::McpHideFetch | O::McpToolsWithoutDescription => {
+                method == Method::POST && path == MCP_PATH
+            }
+            O::McpPingError => mcp_ping,
             O::FindingsWithoutLines | O::StripLimits => path == "/v1/search",
             O::CorruptRunpack => path.starts_with("/v1/runpack/") && status.is_success(),
             _ => false,
@@ -234,20 +279,22 @@ async fn rewrite_answer(
                 }
                 _ => bytes,
             },
-            O::McpHideFetch => {
-                let sse = headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|ct| ct.contains("event-stream"));
-                rewrite::map_mcp(&bytes, sse, |v| {
-                    if let Some(tools) = v
-                        .pointer_mut("/result/tools")
-                        .and_then(serde_json::Value::as_array_mut)
-                    {
-                        tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some("fetch"));
-                    }
-                })
-            }
+            O::McpPingError => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
+                rewrite::result_to_error(v);
+            }),
+            O::McpToolsWithoutDescription => rewrite::map_mcp(
+                &bytes,
+                event_stream(headers),
+                rewrite::strip_tool_descriptions,
+            ),
+            O::McpHideFetch => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
+                if let Some(tools) = v
+                    .pointer_mut("/result/tools")
+                    .and_then(serde_json::Value::as_array_mut)
+                {
+                    tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some("fetch"));
+                }
+            }),
             O::FindingsWithoutLines => rewrite::map_json(&bytes, |v| {
                 rewrite::strip_finding_keys(v, &["start_line", "end_line"]);
             }),
