@@ -165,9 +165,13 @@ struct RunArgs {
     /// Write a Markdown report to FILE.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
-    /// SHOULD failures, and skipped MUSTs, fail the run too.
+    /// SHOULD failures and errors, and skipped MUSTs, fail the run too (`--fail-on skip,warn,error`).
     #[arg(long)]
     strict: bool,
+    /// Outcome kinds that fail the run besides fail and a MUST's error, comma-separated:
+    /// `skip` (a skipped MUST), `warn` (a failed SHOULD), `error` (a SHOULD not judged).
+    #[arg(long, value_name = "KIND,…", value_parser = parse_fail_on)]
+    fail_on: Option<report::FailOn>,
     /// Requirements expected to fail (`[expected]` id = "reason").
     #[arg(long, value_name = "FILE.toml")]
     expected_failures: Option<PathBuf>,
@@ -252,6 +256,10 @@ struct MatrixArgs {
 const DEFAULT_DEADLINE_SECS: u64 = 300;
 /// Exit code of a run cut at its deadline.
 const EXIT_DEADLINE: u8 = 3;
+
+fn parse_fail_on(list: &str) -> Result<report::FailOn, String> {
+    report::FailOn::parse(list)
+}
 
 fn parse_operator(name: &str) -> Result<Operator, String> {
     Operator::parse(name)
@@ -604,6 +612,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let mut ctx = Context {
         sut: &obs.sut.name,
         strict: args.strict,
+        fail_on: args.fail_on.unwrap_or_default(),
         phases: &obs.phases,
         harness_errors: &obs.harness_errors,
         startup_notes: &obs.startup.notes,
@@ -637,7 +646,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         EXIT_DEADLINE
     } else if obs.harness_errors.is_empty() {
         let gate_exit = run_gate(&args, &obs)?;
-        u8::try_from(report::exit_code(&results, args.strict))
+        u8::try_from(report::exit_code_on(&results, ctx.effective_fail_on()))
             .unwrap_or(1)
             .max(gate_exit)
     } else {

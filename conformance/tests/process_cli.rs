@@ -149,3 +149,57 @@ fn matrix_drives_every_manifest_and_never_hangs() {
     let markdown = std::fs::read_to_string(&md).unwrap();
     assert!(markdown.contains("| ID | LEVEL |"), "{markdown}");
 }
+
+#[test]
+fn an_unknown_fail_on_kind_is_refused_naming_it() {
+    let (out, _) = run(bin().args(["run", "--sut-manifest", "x.toml", "--fail-on", "skip,nope"]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("`nope` is not an outcome kind") && stderr.contains("skip, warn, error"),
+        "{stderr}"
+    );
+}
+
+/// Without the official MCP suite the MCP-* MUSTs are skipped: a plain run
+/// passes, `--fail-on skip` fails it, `--fail-on warn` does not (the
+/// reference warns on nothing).
+#[test]
+#[cfg(feature = "reference")]
+fn fail_on_skip_fails_a_run_with_skipped_musts_and_warn_does_not() {
+    let cache = tempfile::tempdir().unwrap();
+    let report_of = |kinds: &str| {
+        let (out, _) = run(bin()
+            .args([
+                "run",
+                "--sut",
+                "reference",
+                "--json",
+                "-",
+                "--fail-on",
+                kinds,
+            ])
+            .env_remove("CODEINTEL_MCP_SUITE")
+            .env("CODEINTEL_CACHE", cache.path()));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON ({e}): {}", text(&out.stderr)));
+        (out.status.code(), report)
+    };
+    let (code, report) = report_of("skip");
+    let skipped: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "skip" && r["level"] == "MUST")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(skipped.contains(&"MCP-001"), "{report}");
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["exit_code"], 1);
+    assert_eq!(report["fail_on"], serde_json::json!(["skip"]));
+
+    let (code, report) = report_of("warn");
+    assert_eq!(report["summary"]["warned"], 0, "{report}");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["exit_code"], 0);
+}
