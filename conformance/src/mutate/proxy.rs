@@ -390,3 +390,119 @@ fn edit_traces(op: Operator, headers: &HeaderMap, body: Bytes) -> (Bytes, Header
     );
     (Bytes::from(req.encode_to_vec()), headers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peers::ServerHandle;
+
+    /// An upstream MCP endpoint that records what reached it and issues a
+    /// session id.
+    async fn upstream(seen: Arc<Mutex<Vec<String>>>) -> ServerHandle {
+        let router = Router::new().fallback(move |req: Request| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let session = req
+                    .headers()
+                    .get(SESSION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_owned();
+                let line = format!("{} {} {session}", req.method(), req.uri().path());
+                seen.lock().unwrap().push(line);
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (HeaderName::from_static(SESSION_HEADER), "abc-123"),
+                    ],
+                    r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+                )
+            }
+        });
+        ServerHandle::serve("test upstream", router).await.unwrap()
+    }
+
+    async fn proxy_for(op: Operator, up: &ServerHandle) -> ServerHandle {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let role = Role::App {
+            scrape_url: "http://127.0.0.1:9".into(),
+        };
+        spawn_proxy(role, op, any, &format!("http://{}", up.addr()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn delete_of_a_session_is_acknowledged_and_never_forwarded() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let up = upstream(Arc::clone(&seen)).await;
+        let proxy = proxy_for(Operator::McpDeleteKeepsSession, &up).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/mcp", proxy.addr());
+        let r = client
+            .delete(&url)
+            .header(SESSION_HEADER, "abc-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = client.post(&url).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["POST /mcp -"],
+            "DELETE reached the SUT"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_issued_session_id_is_garbled_and_restored_on_its_way_back() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let up = upstream(Arc::clone(&seen)).await;
+        let proxy = proxy_for(Operator::McpSessionIdNotAscii, &up).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/mcp", proxy.addr());
+        let r = client.post(&url).body("{}").send().await.unwrap();
+        let issued = r.headers()[SESSION_HEADER].to_str().unwrap().to_owned();
+        assert_eq!(issued, rewrite::garble_session_id("abc-123"));
+        let r = client
+            .post(&url)
+            .header(SESSION_HEADER, &issued)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["POST /mcp -", "POST /mcp abc-123"],
+            "the SUT got its own id back"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_ping_answers_become_errors() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let up = upstream(Arc::clone(&seen)).await;
+        let proxy = proxy_for(Operator::McpPingError, &up).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/mcp", proxy.addr());
+        let answer = |method: &'static str| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"}}"#);
+                let r = client.post(&url).body(body).send().await.unwrap();
+                r.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let ping = answer("ping").await;
+        assert_eq!(ping["error"]["code"], -32601, "{ping}");
+        let other = answer("tools/list").await;
+        assert!(
+            other.get("error").is_none() && other["result"].is_object(),
+            "{other}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 2, "both were forwarded");
+    }
+}
