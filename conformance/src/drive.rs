@@ -1303,8 +1303,15 @@ async fn read_bounded(
 /// metrics modules), never with one the source tree declares: an
 /// implementation's `pyproject.toml` or `Cargo.toml` could otherwise allow or
 /// exclude its own offending files.
+///
+/// Nor is an ignore file of the tree honoured (`.gitignore`, `.ignore`): an
+/// implementation could list its legacy module there. Installed packages
+/// (`site-packages`, `node_modules`, a virtualenv) are still left out.
 pub fn lint_source(root: &Path) -> LintOutcome {
-    let config = codeintel_lint::Config::default();
+    let config = codeintel_lint::Config {
+        ignore_files: false,
+        ..codeintel_lint::Config::default()
+    };
     match codeintel_lint::lint_paths(&[root.to_path_buf()], &config).map(|r| r.relative_to(root)) {
         Ok(report) => LintOutcome {
             root: root.to_path_buf(),
@@ -1552,6 +1559,33 @@ mod tests {
                 .any(|f| f.rule == "LNT-001" && f.path == "app.py"),
             "{outcome:?}"
         );
+    }
+
+    #[test]
+    fn lint_source_sees_what_the_source_gitignores() {
+        // An implementation that lists its legacy module and import in its
+        // own .gitignore still has them linted.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "telemetry/\nlegacy.py\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("telemetry")).unwrap();
+        std::fs::write(dir.path().join("telemetry/prom.py"), "x = 1\n").unwrap();
+        std::fs::write(
+            dir.path().join("legacy.py"),
+            "from prometheus_client import Counter\n",
+        )
+        .unwrap();
+        let outcome = lint_source(dir.path());
+        assert_eq!(outcome.error, None);
+        let rules: Vec<(&str, &str)> = outcome
+            .findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.path.as_str()))
+            .collect();
+        assert!(
+            rules.contains(&("LNT-002", "telemetry/prom.py")),
+            "{outcome:?}"
+        );
+        assert!(rules.contains(&("LNT-001", "legacy.py")), "{outcome:?}");
     }
 
     #[tokio::test]

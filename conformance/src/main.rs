@@ -169,9 +169,13 @@ struct RunArgs {
     /// Write a Markdown report to FILE.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
-    /// SHOULD failures, and skipped MUSTs, fail the run too.
+    /// SHOULD failures and errors, and skipped MUSTs, fail the run too (`--fail-on skip,warn,error`).
     #[arg(long)]
     strict: bool,
+    /// Outcome kinds that fail the run besides fail and a MUST's error, comma-separated:
+    /// `skip` (a skipped MUST), `warn` (a failed SHOULD), `error` (a SHOULD not judged).
+    #[arg(long, value_name = "KIND,…", value_parser = parse_fail_on)]
+    fail_on: Option<report::FailOn>,
     /// Requirements expected to fail (`[expected]` id = "reason").
     #[arg(long, value_name = "FILE.toml")]
     expected_failures: Option<PathBuf>,
@@ -256,6 +260,10 @@ struct MatrixArgs {
 const DEFAULT_DEADLINE_SECS: u64 = 300;
 /// Exit code of a run cut at its deadline.
 const EXIT_DEADLINE: u8 = 3;
+
+fn parse_fail_on(list: &str) -> Result<report::FailOn, String> {
+    report::FailOn::parse(list)
+}
 
 fn parse_operator(name: &str) -> Result<Operator, String> {
     Operator::parse(name)
@@ -547,10 +555,38 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), HarnessError> {
     })
 }
 
+/// A copy of the target's source with `plant` planted, for source operator
+/// `op` (the lint then judges the copy).
+fn planted_source(
+    op: Operator,
+    plant: codeintel_conformance::mutate::source::Plant,
+    source: Option<&Path>,
+) -> Result<tempfile::TempDir, HarnessError> {
+    let Some(source) = source else {
+        return Err(HarnessError(format!(
+            "the source operator `{}` needs the SUT's source tree: give --source DIR or a manifest with source_dir",
+            op.name()
+        )));
+    };
+    codeintel_conformance::mutate::source::planted_copy(plant, source)
+        .map_err(|e| HarnessError(format!("source operator `{}`: {e}", op.name())))
+}
+
 async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let timeout = args.timeout_secs.map(Duration::from_secs);
     let mut target = target(args.sut.is_some(), args.sut_manifest.as_deref(), timeout)?;
+    let mut source = args.source.clone();
+    let mut _planted = None;
     if let Some(op) = args.mutate {
+        if let Some(plant) = op.plant() {
+            let dir = planted_source(
+                op,
+                plant,
+                source.as_deref().or(target.source_dir.as_deref()),
+            )?;
+            source = Some(dir.path().to_path_buf());
+            _planted = Some(dir);
+        }
         target.sut = Box::new(MutatingSut::new(target.sut, op));
     }
     let expected = match args
@@ -571,7 +607,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let (obs, results) = judge(
         target,
         &cfg,
-        args.source.clone(),
+        source,
         expected.as_ref(),
         Duration::from_secs(args.deadline),
     )
@@ -580,6 +616,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let mut ctx = Context {
         sut: &obs.sut.name,
         strict: args.strict,
+        fail_on: args.fail_on.unwrap_or_default(),
         phases: &obs.phases,
         harness_errors: &obs.harness_errors,
         startup_notes: &obs.startup.notes,
@@ -613,7 +650,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         EXIT_DEADLINE
     } else if obs.harness_errors.is_empty() {
         let gate_exit = run_gate(&args, &obs)?;
-        u8::try_from(report::exit_code(&results, args.strict))
+        u8::try_from(report::exit_code_on(&results, ctx.effective_fail_on()))
             .unwrap_or(1)
             .max(gate_exit)
     } else {
@@ -1208,10 +1245,19 @@ async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
             Some(Path::new(&target_name)),
             timeout,
         )?;
-        // The source lint judges files, which no proxy changes: not run.
+        // The source lint judges files, which no proxy changes: it runs only
+        // for a source operator, on a planted copy of the target's source.
+        let planted = op
+            .plant()
+            .map(|plant| planted_source(op, plant, t.source_dir.as_deref()));
+        let (planted, plant_problem) = match planted {
+            Some(Ok(dir)) => (Some(dir), None),
+            Some(Err(e)) => (None, Some(e.0)),
+            None => (None, None),
+        };
         let t = Target {
             sut: Box::new(MutatingSut::new(t.sut, op)),
-            source_dir: None,
+            source_dir: planted.as_ref().map(|d| d.path().to_path_buf()),
             ..t
         };
         eprintln!(
@@ -1220,7 +1266,9 @@ async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
             op.target()
         );
         let (obs, results) = judge(t, &cfg, None, None, deadline).await;
+        drop(planted);
         let mut problems = obs.harness_errors.clone();
+        problems.extend(plant_problem);
         if let Some(d) = &obs.deadline_exceeded {
             problems.push(deadline_line(d));
         }
