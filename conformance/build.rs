@@ -1,7 +1,7 @@
-//! Embeds the default fixtures (the sample repository and the golden
-//! queries) in the binary, so an installed `codeintel-conformance` runs
-//! outside this repository: it writes them to a temp folder at run time
-//! (`src/fixtures.rs`). Also links the package's tests and binaries with a
+//! Embeds the default fixtures (the sample repository, the golden queries
+//! and the telemetry registry of `live-check`) in the binary, so an installed
+//! `codeintel-conformance` runs outside this repository: it writes them to a
+//! temp folder at run time (`src/fixtures.rs`). Also links the package's tests and binaries with a
 //! fast linker when one is installed (`build-support/fast-linker.rs`).
 
 use std::fmt::Write as _;
@@ -61,6 +61,34 @@ fn main() -> std::io::Result<()> {
         "/// The golden queries (TOML).\npub static GOLDEN: &str = include_str!({:?});",
         golden.display().to_string()
     );
+
+    // The telemetry registry `live-check` judges by default: the `*.yaml` /
+    // `*.yml` files at the top of conformance/registry, as the loader reads
+    // them.
+    let registry = manifest.join("registry");
+    println!("cargo::rerun-if-changed={}", registry.display());
+    let mut yaml: Vec<PathBuf> = std::fs::read_dir(&registry)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    yaml.retain(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+    yaml.sort();
+    code.push_str(
+        "/// The telemetry registry (definition/2 YAML): (file name, text).\npub static REGISTRY_FILES: &[(&str, &str)] = &[\n",
+    );
+    for path in &yaml {
+        println!("cargo::rerun-if-changed={}", path.display());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let abs = std::fs::canonicalize(path)?;
+        let _ = writeln!(
+            code,
+            "    ({name:?}, include_str!({:?})),",
+            abs.display().to_string()
+        );
+    }
+    code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(std::io::Error::other)?);
     std::fs::write(out.join("embedded_fixtures.rs"), code)
 }

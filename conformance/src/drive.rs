@@ -39,7 +39,7 @@ use crate::observe::{
 use crate::peers::Peers;
 use crate::peers::embeddings::{EmbeddingsConfig, Mode};
 use crate::sut::process::error_chain;
-use crate::sut::{Sut, SutEnv, SutError};
+use crate::sut::{OtlpProtocol, Sut, SutEnv, SutError};
 
 /// The MCP protocol version the harness speaks.
 pub const MCP_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -312,6 +312,11 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
             return;
         }
     };
+    // The SUT's OTLP protocol picks the receiver port it is pointed at.
+    env.otlp_protocol = sut.otlp_protocol();
+    if env.otlp_protocol == OtlpProtocol::Grpc {
+        env.otlp_endpoint = peers.otlp.grpc_endpoint();
+    }
     env.extra.insert(
         EMBED_TIMEOUT_HINT_VAR.to_owned(),
         cfg.embed_timeout_hint.as_millis().to_string(),
@@ -1298,8 +1303,15 @@ async fn read_bounded(
 /// metrics modules), never with one the source tree declares: an
 /// implementation's `pyproject.toml` or `Cargo.toml` could otherwise allow or
 /// exclude its own offending files.
+///
+/// Nor is an ignore file of the tree honoured (`.gitignore`, `.ignore`): an
+/// implementation could list its legacy module there. Installed packages
+/// (`site-packages`, `node_modules`, a virtualenv) are still left out.
 pub fn lint_source(root: &Path) -> LintOutcome {
-    let config = codeintel_lint::Config::default();
+    let config = codeintel_lint::Config {
+        ignore_files: false,
+        ..codeintel_lint::Config::default()
+    };
     match codeintel_lint::lint_paths(&[root.to_path_buf()], &config).map(|r| r.relative_to(root)) {
         Ok(report) => LintOutcome {
             root: root.to_path_buf(),
@@ -1547,6 +1559,33 @@ mod tests {
                 .any(|f| f.rule == "LNT-001" && f.path == "app.py"),
             "{outcome:?}"
         );
+    }
+
+    #[test]
+    fn lint_source_sees_what_the_source_gitignores() {
+        // An implementation that lists its legacy module and import in its
+        // own .gitignore still has them linted.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "telemetry/\nlegacy.py\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("telemetry")).unwrap();
+        std::fs::write(dir.path().join("telemetry/prom.py"), "x = 1\n").unwrap();
+        std::fs::write(
+            dir.path().join("legacy.py"),
+            "from prometheus_client import Counter\n",
+        )
+        .unwrap();
+        let outcome = lint_source(dir.path());
+        assert_eq!(outcome.error, None);
+        let rules: Vec<(&str, &str)> = outcome
+            .findings
+            .iter()
+            .map(|f| (f.rule.as_str(), f.path.as_str()))
+            .collect();
+        assert!(
+            rules.contains(&("LNT-002", "telemetry/prom.py")),
+            "{outcome:?}"
+        );
+        assert!(rules.contains(&("LNT-001", "legacy.py")), "{outcome:?}");
     }
 
     #[tokio::test]

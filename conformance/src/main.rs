@@ -81,6 +81,8 @@ struct SourceArgs {
 struct SnapshotArgs {
     #[command(flatten)]
     source: SourceArgs,
+    #[command(flatten)]
+    fixtures: FixtureArgs,
     /// Write the snapshot to FILE (default: stdout).
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -128,7 +130,9 @@ struct DiffArgs {
 struct LiveCheckArgs {
     #[command(flatten)]
     source: SourceArgs,
-    /// The registry folder (definition/2 YAML; default: conformance/registry of this workspace).
+    #[command(flatten)]
+    fixtures: FixtureArgs,
+    /// The registry folder (definition/2 YAML; default: the registry built into this binary, conformance/registry when it was built).
     #[arg(long, value_name = "DIR")]
     registry: Option<PathBuf>,
     /// Fail when less than PCT % of the registry's metrics, spans and events were seen.
@@ -165,9 +169,13 @@ struct RunArgs {
     /// Write a Markdown report to FILE.
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
-    /// SHOULD failures, and skipped MUSTs, fail the run too.
+    /// SHOULD failures and errors, and skipped MUSTs, fail the run too (`--fail-on skip,warn,error`).
     #[arg(long)]
     strict: bool,
+    /// Outcome kinds that fail the run besides fail and a MUST's error, comma-separated:
+    /// `skip` (a skipped MUST), `warn` (a failed SHOULD), `error` (a SHOULD not judged).
+    #[arg(long, value_name = "KIND,…", value_parser = parse_fail_on)]
+    fail_on: Option<report::FailOn>,
     /// Requirements expected to fail (`[expected]` id = "reason").
     #[arg(long, value_name = "FILE.toml")]
     expected_failures: Option<PathBuf>,
@@ -252,6 +260,10 @@ struct MatrixArgs {
 const DEFAULT_DEADLINE_SECS: u64 = 300;
 /// Exit code of a run cut at its deadline.
 const EXIT_DEADLINE: u8 = 3;
+
+fn parse_fail_on(list: &str) -> Result<report::FailOn, String> {
+    report::FailOn::parse(list)
+}
 
 fn parse_operator(name: &str) -> Result<Operator, String> {
     Operator::parse(name)
@@ -543,10 +555,38 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), HarnessError> {
     })
 }
 
+/// A copy of the target's source with `plant` planted, for source operator
+/// `op` (the lint then judges the copy).
+fn planted_source(
+    op: Operator,
+    plant: codeintel_conformance::mutate::source::Plant,
+    source: Option<&Path>,
+) -> Result<tempfile::TempDir, HarnessError> {
+    let Some(source) = source else {
+        return Err(HarnessError(format!(
+            "the source operator `{}` needs the SUT's source tree: give --source DIR or a manifest with source_dir",
+            op.name()
+        )));
+    };
+    codeintel_conformance::mutate::source::planted_copy(plant, source)
+        .map_err(|e| HarnessError(format!("source operator `{}`: {e}", op.name())))
+}
+
 async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let timeout = args.timeout_secs.map(Duration::from_secs);
     let mut target = target(args.sut.is_some(), args.sut_manifest.as_deref(), timeout)?;
+    let mut source = args.source.clone();
+    let mut _planted = None;
     if let Some(op) = args.mutate {
+        if let Some(plant) = op.plant() {
+            let dir = planted_source(
+                op,
+                plant,
+                source.as_deref().or(target.source_dir.as_deref()),
+            )?;
+            source = Some(dir.path().to_path_buf());
+            _planted = Some(dir);
+        }
         target.sut = Box::new(MutatingSut::new(target.sut, op));
     }
     let expected = match args
@@ -567,7 +607,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let (obs, results) = judge(
         target,
         &cfg,
-        args.source.clone(),
+        source,
         expected.as_ref(),
         Duration::from_secs(args.deadline),
     )
@@ -576,6 +616,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
     let mut ctx = Context {
         sut: &obs.sut.name,
         strict: args.strict,
+        fail_on: args.fail_on.unwrap_or_default(),
         phases: &obs.phases,
         harness_errors: &obs.harness_errors,
         startup_notes: &obs.startup.notes,
@@ -609,7 +650,7 @@ async fn run(args: RunArgs) -> Result<u8, HarnessError> {
         EXIT_DEADLINE
     } else if obs.harness_errors.is_empty() {
         let gate_exit = run_gate(&args, &obs)?;
-        u8::try_from(report::exit_code(&results, args.strict))
+        u8::try_from(report::exit_code_on(&results, ctx.effective_fail_on()))
             .unwrap_or(1)
             .max(gate_exit)
     } else {
@@ -721,9 +762,16 @@ fn load_gate_config(path: Option<&Path>) -> Result<gate::diff::DiffConfig, Harne
 /// is not run: the gate judges the scenario's telemetry only).
 async fn observe_source(
     source: &SourceArgs,
+    fixtures: &FixtureArgs,
     timeout_secs: Option<u64>,
 ) -> Result<Observations, HarnessError> {
     if let Some(path) = &source.observations {
+        if fixtures.repo.is_some() || fixtures.golden.is_some() {
+            return Err(HarnessError(
+                "--repo / --golden set what a live run drives; with --observations nothing is driven"
+                    .to_owned(),
+            ));
+        }
         return Ok(gate::load_observations(path)?);
     }
     let timeout = timeout_secs.map(Duration::from_secs);
@@ -733,6 +781,10 @@ async fn observe_source(
         timeout,
     )?;
     let mut cfg = DriveConfig::new(&workspace_root());
+    // The sample repository and golden queries built into the binary unless
+    // --repo / --golden name others; the guard keeps them until the drive ends.
+    let _fixtures = apply_fixtures(&mut cfg, fixtures)?;
+    eprintln!("codeintel-conformance: {}", fixtures_note(fixtures));
     if let Some(t) = timeout {
         cfg = cfg.with_timeout(t);
     }
@@ -748,8 +800,21 @@ async fn observe_source(
     Ok(obs)
 }
 
+/// Where a drive's repository and golden queries come from, in one line.
+fn fixtures_note(fixtures: &FixtureArgs) -> String {
+    let repo = fixtures.repo.as_ref().map_or_else(
+        || "the sample repository built into this binary".to_owned(),
+        |r| format!("repository {}", r.display()),
+    );
+    let golden = fixtures.golden.as_ref().map_or_else(
+        || "the golden queries built into this binary".to_owned(),
+        |g| format!("golden queries {}", g.display()),
+    );
+    format!("fixtures: {repo}; {golden}")
+}
+
 async fn snapshot_cmd(args: SnapshotArgs) -> Result<u8, HarnessError> {
-    let obs = observe_source(&args.source, args.timeout_secs).await?;
+    let obs = observe_source(&args.source, &args.fixtures, args.timeout_secs).await?;
     if let Some(path) = &args.save_observations {
         let text = serde_json::to_string_pretty(&obs)
             .map_err(|e| HarnessError(format!("cannot serialise the observations: {e}")))?;
@@ -814,12 +879,23 @@ fn diff_cmd(args: &DiffArgs) -> Result<u8, HarnessError> {
 }
 
 async fn live_check_cmd(args: LiveCheckArgs) -> Result<u8, HarnessError> {
-    let dir = args
-        .registry
-        .clone()
-        .unwrap_or_else(|| workspace_root().join("conformance/registry"));
-    let reg = gate::registry::Registry::load(&dir)?;
-    let obs = observe_source(&args.source, args.timeout_secs).await?;
+    let reg = if let Some(dir) = &args.registry {
+        gate::registry::Registry::load(dir)?
+    } else {
+        let embedded = codeintel_conformance::fixtures::materialise_registry().map_err(|e| {
+            HarnessError(format!(
+                "cannot write the built-in telemetry registry to a temp folder: {e}"
+            ))
+        })?;
+        let reg = gate::registry::Registry::load(embedded.path())?;
+        eprintln!(
+            "codeintel-conformance: registry: the {} file(s) built into this binary \
+             (conformance/registry when it was built; --registry DIR for another)",
+            reg.files.len()
+        );
+        reg
+    };
+    let obs = observe_source(&args.source, &args.fixtures, args.timeout_secs).await?;
     let r = gate::live_check::live_check(&reg, &obs, args.fail_on_coverage_below);
     print!("{}", gate::live_check::render(&r, false));
     if let Some(path) = &args.json {
@@ -1169,10 +1245,19 @@ async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
             Some(Path::new(&target_name)),
             timeout,
         )?;
-        // The source lint judges files, which no proxy changes: not run.
+        // The source lint judges files, which no proxy changes: it runs only
+        // for a source operator, on a planted copy of the target's source.
+        let planted = op
+            .plant()
+            .map(|plant| planted_source(op, plant, t.source_dir.as_deref()));
+        let (planted, plant_problem) = match planted {
+            Some(Ok(dir)) => (Some(dir), None),
+            Some(Err(e)) => (None, Some(e.0)),
+            None => (None, None),
+        };
         let t = Target {
             sut: Box::new(MutatingSut::new(t.sut, op)),
-            source_dir: None,
+            source_dir: planted.as_ref().map(|d| d.path().to_path_buf()),
             ..t
         };
         eprintln!(
@@ -1181,7 +1266,9 @@ async fn mutants(args: MutantsArgs) -> Result<u8, HarnessError> {
             op.target()
         );
         let (obs, results) = judge(t, &cfg, None, None, deadline).await;
+        drop(planted);
         let mut problems = obs.harness_errors.clone();
+        problems.extend(plant_problem);
         if let Some(d) = &obs.deadline_exceeded {
             problems.push(deadline_line(d));
         }

@@ -117,6 +117,10 @@ fn every_behavioural_variant_has_a_recording() {
         "python-otel-readyz-timer",
         "python-otel-latency-ms",
         "python-otel-scrape-html",
+        "python-otel-gating-after-dense",
+        "python-otel-batch-nominal",
+        "python-otel-fetch-name-copied",
+        "python-otel-fuse-ascending",
     ] {
         assert!(
             names.iter().any(|n| n == variant),

@@ -182,3 +182,81 @@ fn a_corrupt_span_id_fails_trc_009() {
     readyz.trace_id = "00000000000000000000000000000000".into();
     only(&obs, "TRC-009", Outcome::Fail, "malformed trace id");
 }
+
+// The defects of the behavioural variants of fixtures/suts (issue 13),
+// planted in the recorded run: each fails exactly its requirement here too.
+
+#[test]
+fn probes_left_untraced_fail_trc_001() {
+    // python-otel-probes-untraced: /healthz and /readyz get no SERVER span.
+    let mut obs = recorded();
+    let probe = |s: &codeintel_conformance::observe::SpanRecord| {
+        s.name.contains("/readyz") || s.name.contains("/healthz")
+    };
+    let before = obs.spans.len();
+    obs.spans.retain(|s| !probe(s));
+    assert!(obs.spans.len() < before, "the recording has probe spans");
+    only(&obs, "TRC-001", Outcome::Fail, "no span mentions /readyz");
+}
+
+#[test]
+fn a_tool_span_named_by_an_older_draft_fails_trc_003() {
+    // python-otel-mcp-own-span: mcp.tool.name and rpc.method instead.
+    let mut obs = recorded();
+    let t = mcp_trace(&obs);
+    let mut renamed = 0;
+    for s in obs
+        .spans
+        .iter_mut()
+        .filter(|s| s.trace_id == t && s.name == "tools/call semantic_search")
+    {
+        for (old, new) in [
+            ("gen_ai.tool.name", "mcp.tool.name"),
+            ("mcp.method.name", "rpc.method"),
+        ] {
+            if let Some(v) = s.attributes.remove(old) {
+                s.attributes.insert(new.to_owned(), v);
+                renamed += 1;
+            }
+        }
+    }
+    assert_eq!(renamed, 2, "the recorded tool span carries both attributes");
+    only(
+        &obs,
+        "TRC-003",
+        Outcome::Fail,
+        "`gen_ai.tool.name` is missing",
+    );
+}
+
+#[test]
+fn an_empty_service_version_fails_trc_005() {
+    // python-otel-version-from-metadata: the version lookup falls back to "".
+    let mut obs = recorded();
+    for s in &mut obs.spans {
+        s.resource.insert(
+            "service.version".to_owned(),
+            codeintel_conformance::observe::AttrValue::Str(String::new()),
+        );
+    }
+    only(&obs, "TRC-005", Outcome::Fail, "service.version");
+}
+
+#[test]
+fn all_zero_trace_ids_outside_requests_fail_trc_009() {
+    // python-otel-zero-trace-id: only the index load's root spans (the
+    // catalog's start-up statements, outside any request) get the zero id;
+    // every request trace stays whole.
+    let mut obs = recorded();
+    let mut zeroed = 0;
+    for s in obs
+        .spans
+        .iter_mut()
+        .filter(|s| s.parent_span_id.is_none() && s.name == "duckdb.execute")
+    {
+        s.trace_id = "00000000000000000000000000000000".into();
+        zeroed += 1;
+    }
+    assert!(zeroed > 0, "the recording has start-up root spans");
+    only(&obs, "TRC-009", Outcome::Fail, "malformed trace id");
+}

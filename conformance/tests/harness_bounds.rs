@@ -186,4 +186,76 @@ fn an_installed_binary_runs_the_suite_outside_the_repository() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--golden: cannot read golden queries missing.toml"));
+
+    // `snapshot` and `live-check` need nothing of the repository either: the
+    // drive indexes the embedded sample repository, and live-check judges by
+    // the embedded registry.
+    let snap = elsewhere.path().join("snap.json");
+    let saved = elsewhere.path().join("obs.json");
+    let out = Command::new(&binary)
+        .current_dir(elsewhere.path())
+        .env("NO_COLOR", "1")
+        .env("CODEINTEL_CACHE", elsewhere.path())
+        .args(["snapshot", "--sut", "reference", "--out"])
+        .arg(&snap)
+        .arg("--save-observations")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "fixtures: the sample repository built into this binary; the golden queries built \
+             into this binary"
+        ),
+        "{stderr}"
+    );
+    let snapshot = std::fs::read_to_string(&snap).unwrap();
+    for family in [
+        "codeintel_embed_latency_seconds",
+        "codeintel_gating_decisions_total",
+    ] {
+        assert!(snapshot.contains(family), "{family} missing:\n{snapshot}");
+    }
+    let obs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert!(
+        !obs["http"].as_array().unwrap().is_empty(),
+        "the drive ran its searches"
+    );
+
+    let out = Command::new(&binary)
+        .current_dir(elsewhere.path())
+        .env("NO_COLOR", "1")
+        .args(["live-check", "--observations"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let files = codeintel_conformance::fixtures::REGISTRY_FILES.len();
+    assert!(files >= 3, "only {files} registry file(s) embedded");
+    assert!(
+        stderr.contains(&format!(
+            "registry: the {files} file(s) built into this binary"
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains("live-check: PASS"), "{stdout}");
+
+    // --repo / --golden drive a live run; with saved observations they are an error.
+    let out = Command::new(&binary)
+        .current_dir(elsewhere.path())
+        .args(["snapshot", "--observations"])
+        .arg(&saved)
+        .args(["--repo", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("with --observations nothing is driven"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -42,30 +42,51 @@ fn every_proxy_mutant_of_the_reference_is_as_expected() {
         eprintln!("skipped: the official MCP suite is not installed");
         return;
     }
+    // The operators are split over `jobs` processes run at once (a mutant's
+    // run is mostly waiting), each with its own in-process reference.
     let root = workspace_root();
-    let out = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"))
-        .env("NO_COLOR", "1")
-        .args(["mutants", "reference", "--deadline", "120", "--json", "-"])
-        .arg("--expected")
-        .arg(root.join("fixtures/mutants/EXPECTED.toml"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}):\n{stderr}"));
-    let differences = report["differences"].as_array().unwrap();
-    assert!(
-        differences.is_empty(),
-        "mutants differ from fixtures/mutants/EXPECTED.toml:\n{}\n\n{stderr}",
-        differences
-            .iter()
-            .map(|d| d.as_str().unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(
-        report["mutants"].as_array().unwrap().len(),
-        Operator::ALL.len()
-    );
+    let jobs = std::env::var("CODEINTEL_MATRIX_JOBS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+        .min(Operator::ALL.len());
+    let runs: Vec<_> = (0..jobs)
+        .map(|j| {
+            let ops: Vec<&str> = Operator::ALL
+                .iter()
+                .skip(j)
+                .step_by(jobs)
+                .map(|op| op.name())
+                .collect();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
+            cmd.env("NO_COLOR", "1")
+                .args(["mutants", "reference", "--deadline", "120", "--json", "-"])
+                .arg("--ops")
+                .arg(ops.join(","))
+                .arg("--expected")
+                .arg(root.join("fixtures/mutants/EXPECTED.toml"));
+            std::thread::spawn(move || cmd.output().unwrap())
+        })
+        .collect();
+    let mut judged = 0;
+    for run in runs {
+        let out = run.join().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON on stdout ({e}):\n{stderr}"));
+        let differences = report["differences"].as_array().unwrap();
+        assert!(
+            differences.is_empty(),
+            "mutants differ from fixtures/mutants/EXPECTED.toml:\n{}\n\n{stderr}",
+            differences
+                .iter()
+                .map(|d| d.as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        judged += report["mutants"].as_array().unwrap().len();
+    }
+    assert_eq!(judged, Operator::ALL.len());
 }

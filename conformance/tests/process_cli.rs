@@ -149,3 +149,118 @@ fn matrix_drives_every_manifest_and_never_hangs() {
     let markdown = std::fs::read_to_string(&md).unwrap();
     assert!(markdown.contains("| ID | LEVEL |"), "{markdown}");
 }
+
+#[test]
+fn an_unknown_fail_on_kind_is_refused_naming_it() {
+    let (out, _) = run(bin().args(["run", "--sut-manifest", "x.toml", "--fail-on", "skip,nope"]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("`nope` is not an outcome kind") && stderr.contains("skip, warn, error"),
+        "{stderr}"
+    );
+}
+
+/// Without the official MCP suite the MCP-* MUSTs are skipped: a plain run
+/// passes, `--fail-on skip` fails it, `--fail-on warn` does not (the
+/// reference warns on nothing).
+#[test]
+#[cfg(feature = "reference")]
+fn fail_on_skip_fails_a_run_with_skipped_musts_and_warn_does_not() {
+    let cache = tempfile::tempdir().unwrap();
+    let report_of = |kinds: &str| {
+        let (out, _) = run(bin()
+            .args([
+                "run",
+                "--sut",
+                "reference",
+                "--json",
+                "-",
+                "--fail-on",
+                kinds,
+            ])
+            .env_remove("CODEINTEL_MCP_SUITE")
+            .env("CODEINTEL_CACHE", cache.path()));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON ({e}): {}", text(&out.stderr)));
+        (out.status.code(), report)
+    };
+    let (code, report) = report_of("skip");
+    let skipped: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "skip" && r["level"] == "MUST")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(skipped.contains(&"MCP-001"), "{report}");
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["exit_code"], 1);
+    assert_eq!(report["fail_on"], serde_json::json!(["skip"]));
+
+    let (code, report) = report_of("warn");
+    assert_eq!(report["summary"]["warned"], 0, "{report}");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["exit_code"], 0);
+}
+
+#[test]
+fn a_source_operator_without_a_source_tree_is_a_harness_error_naming_it() {
+    let (out, _) = run(bin()
+        .arg("run")
+        .arg("--sut-manifest")
+        .arg(standin("exits-at-start"))
+        .args(["--mutate", "source-legacy-module"]));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("`source-legacy-module` needs the SUT's source tree")
+            && stderr.contains("--source DIR"),
+        "{stderr}"
+    );
+}
+
+/// `run --mutate source-…` lints a planted copy: the failure names the
+/// planted file, and the tree given with --source is left as it was.
+#[test]
+fn a_source_operator_plants_into_a_copy_of_the_given_tree() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("app.py"), "import os\n").unwrap();
+    let (out, _) = run(bin()
+        .arg("run")
+        .arg("--sut-manifest")
+        .arg(standin("exits-at-start"))
+        .args([
+            "--timeout-secs",
+            "5",
+            "--json",
+            "-",
+            "--mutate",
+            "source-legacy-import",
+        ])
+        .arg("--source")
+        .arg(src.path()));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", text(&out.stderr)));
+    let lnt = |id: &str| {
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let r = lnt("LNT-001");
+    assert_eq!(r["outcome"], "fail", "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("codeintel_mutant_legacy"),
+        "{r}"
+    );
+    assert_eq!(lnt("LNT-002")["outcome"], "pass");
+    let left: Vec<_> = std::fs::read_dir(src.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "the given tree was changed");
+}

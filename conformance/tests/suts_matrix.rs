@@ -22,8 +22,26 @@ use codeintel_conformance::drive::workspace_root;
 use codeintel_conformance::mcp_suite::{self, McpSuiteSetting};
 use serde::Deserialize;
 
-/// The whole matrix must finish within this (each SUT has its own deadlines).
-const MATRIX_DEADLINE: Duration = Duration::from_secs(20 * 60);
+/// The whole matrix must finish within this much per implementation (each
+/// run has its own deadlines; one takes 25-35 s on the 2-core machine), and
+/// never sooner than `MATRIX_DEADLINE_FLOOR`: a guard against a hang, not a
+/// timing test.
+const DEADLINE_PER_IMPLEMENTATION: Duration = Duration::from_secs(75);
+const MATRIX_DEADLINE_FLOOR: Duration = Duration::from_secs(20 * 60);
+
+fn matrix_deadline(implementations: usize) -> Duration {
+    let n = u32::try_from(implementations).unwrap_or(u32::MAX);
+    (DEADLINE_PER_IMPLEMENTATION * n).max(MATRIX_DEADLINE_FLOOR)
+}
+
+/// Matrix processes run at once: `CODEINTEL_MATRIX_JOBS`, default 2.
+fn matrix_jobs() -> usize {
+    std::env::var("CODEINTEL_MATRIX_JOBS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,7 +98,7 @@ fn parse_matrix(markdown: &str) -> BTreeMap<String, BTreeMap<String, String>> {
 }
 
 /// Runs the binary with a deadline; returns (exit code, stderr).
-fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String) {
+fn run_with_deadline(mut cmd: Command, deadline: Duration) -> (Option<i32>, String) {
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -97,11 +115,11 @@ fn run_with_deadline(mut cmd: Command) -> (Option<i32>, String) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > MATRIX_DEADLINE {
+        if started.elapsed() > deadline {
             child.kill().ok();
             child.wait().ok();
             let stderr = reader.join().unwrap_or_default();
-            panic!("the matrix ran past {MATRIX_DEADLINE:?}; killed it. stderr:\n{stderr}");
+            panic!("the matrix ran past {deadline:?}; killed it. stderr:\n{stderr}");
         }
         std::thread::sleep(Duration::from_millis(200));
     };
@@ -154,23 +172,45 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
         assert!(!entry.why.trim().is_empty(), "[{name}] needs a `why`");
     }
 
+    // The implementations are split over `jobs` matrix processes run at
+    // once (most of a run is waiting: readiness holds, span settling), each
+    // with its own ports, peers and temp folders.
     let out = tempfile::tempdir().unwrap();
-    let md = out.path().join("MATRIX.md");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
-    cmd.current_dir(&root).arg("matrix");
-    cmd.args(manifests.values());
-    cmd.arg("reference").arg("--markdown").arg(&md);
+    let mut all: Vec<String> = manifests
+        .values()
+        .map(|p| p.display().to_string())
+        .collect();
+    all.push("reference".to_owned());
+    let jobs = matrix_jobs().min(all.len());
     let started = Instant::now();
-    let (code, stderr) = run_with_deadline(cmd);
+    let runs: Vec<_> = (0..jobs)
+        .map(|j| {
+            let part: Vec<String> = all.iter().skip(j).step_by(jobs).cloned().collect();
+            let md = out.path().join(format!("MATRIX-{j}.md"));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeintel-conformance"));
+            cmd.current_dir(&root).arg("matrix");
+            cmd.args(&part);
+            cmd.arg("--markdown").arg(&md);
+            let deadline = matrix_deadline(part.len());
+            std::thread::spawn(move || (md, run_with_deadline(cmd, deadline)))
+        })
+        .collect();
+    let mut matrix = BTreeMap::new();
+    let (mut text, mut stderr) = (String::new(), String::new());
+    for run in runs {
+        let (md, (code, err)) = run.join().unwrap();
+        assert_ne!(code, Some(2), "the harness itself failed:\n{err}");
+        let part = std::fs::read_to_string(&md)
+            .unwrap_or_else(|e| panic!("no Markdown matrix ({e}); stderr:\n{err}"));
+        matrix.extend(parse_matrix(&part));
+        text.push_str(&part);
+        stderr.push_str(&err);
+    }
     eprintln!(
-        "matrix of {} implementations took {:.1} s (exit {code:?})",
-        manifests.len() + 1,
+        "matrix of {} implementations in {jobs} processes took {:.1} s",
+        all.len(),
         started.elapsed().as_secs_f64()
     );
-    assert_ne!(code, Some(2), "the harness itself failed:\n{stderr}");
-    let text = std::fs::read_to_string(&md)
-        .unwrap_or_else(|e| panic!("no Markdown matrix ({e}); stderr:\n{stderr}"));
-    let matrix = parse_matrix(&text);
 
     let mut problems = Vec::new();
     for (name, entry) in &expected {
@@ -205,6 +245,63 @@ fn every_implementation_shows_exactly_its_expected_outcomes() {
         problems.len(),
         problems.join("\n  ")
     );
+}
+
+/// The Python sources of `dir`, concatenated (no `__pycache__`).
+fn python_sources(dir: &Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if !path.ends_with("__pycache__") {
+                python_sources(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "py") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+/// Each variant's `CODEINTEL_PY_BUG` word is switched somewhere in the
+/// Python code (`BUG == "word"` or `BUG != "word"`): a misspelt word leaves
+/// the variant a clean copy, which only the slow matrix (and only with the
+/// venv) would notice.
+#[test]
+fn every_variant_s_bug_word_is_switched_in_the_python_code() {
+    let root = workspace_root();
+    let mut code = String::new();
+    python_sources(
+        &root.join("fixtures/suts/python-otel/codeintel_py"),
+        &mut code,
+    );
+    let mut words = Vec::new();
+    for (name, manifest) in manifests(&root) {
+        let value: toml::Value = toml::from_str(&std::fs::read_to_string(&manifest).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let Some(word) = value
+            .get("env")
+            .and_then(|e| e.get("CODEINTEL_PY_BUG"))
+            .and_then(toml::Value::as_str)
+        else {
+            continue;
+        };
+        assert!(
+            code.contains(&format!("BUG == \"{word}\""))
+                || code.contains(&format!("BUG != \"{word}\"")),
+            "{name}: CODEINTEL_PY_BUG = {word:?} is switched nowhere in fixtures/suts/python-otel/codeintel_py"
+        );
+        words.push(word.to_owned());
+    }
+    assert!(
+        words.len() >= 30,
+        "only {} variant(s) with a bug word: {words:?}",
+        words.len()
+    );
+}
+
+#[test]
+fn the_matrix_deadline_grows_with_the_implementations() {
+    assert_eq!(matrix_deadline(3), MATRIX_DEADLINE_FLOOR);
+    assert_eq!(matrix_deadline(34), Duration::from_secs(34 * 75));
 }
 
 #[test]

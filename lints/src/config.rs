@@ -99,6 +99,13 @@ pub struct Config {
     /// `/metrics`, `make_asgi_app`, …) is not parsed: no rule can fire in it,
     /// so only a syntax error (`LNT-000`) could be reported there, and is not.
     pub parse_all: bool,
+    /// Honour `.gitignore`, `.ignore` and git's excludes while walking (the
+    /// default: a checkout's build output is not linted). Not settable from a
+    /// configuration file: a tree judged by someone else (the conformance
+    /// harness) turns it off, or a `.gitignore` could hide a legacy module.
+    /// Installed packages (`site-packages`, `node_modules`, a virtualenv
+    /// holding `pyvenv.cfg`) are never walked either way.
+    pub ignore_files: bool,
 }
 
 impl Default for Config {
@@ -108,6 +115,7 @@ impl Default for Config {
             allow: DEFAULT_ALLOW.iter().map(|s| (*s).to_owned()).collect(),
             exclude: Vec::new(),
             parse_all: false,
+            ignore_files: true,
         }
     }
 }

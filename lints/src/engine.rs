@@ -105,6 +105,11 @@ fn collect(
     let filter_root = root.to_path_buf();
     let walker = ignore::WalkBuilder::new(root)
         .require_git(false)
+        .git_ignore(config.ignore_files)
+        .git_global(config.ignore_files)
+        .git_exclude(config.ignore_files)
+        .ignore(config.ignore_files)
+        .parents(config.ignore_files)
         .filter_entry(move |entry| {
             if entry.depth() == 0 {
                 return true;
@@ -114,7 +119,7 @@ fn collect(
                 .strip_prefix(&filter_root)
                 .unwrap_or(entry.path());
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !excluded(&exclude, relative, is_dir)
+            !((is_dir && installed_packages(entry.path())) || excluded(&exclude, relative, is_dir))
         })
         .build();
     for entry in walker {
@@ -266,6 +271,14 @@ pub(crate) fn run(paths: &[PathBuf], config: &Config) -> Result<Report, LintErro
     }
     rules::sort_and_dedup(&mut report.diagnostics);
     Ok(report)
+}
+
+/// Whether the folder `dir` holds installed packages rather than source:
+/// `site-packages`, `node_modules`, or a Python virtualenv (`pyvenv.cfg`).
+fn installed_packages(dir: &Path) -> bool {
+    dir.file_name()
+        .is_some_and(|n| n == "site-packages" || n == "node_modules")
+        || dir.join("pyvenv.cfg").is_file()
 }
 
 #[cfg(test)]

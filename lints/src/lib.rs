@@ -6,7 +6,10 @@
 //!   `tree-sitter-python` (3.12 syntax included) — no regexes.
 //! * A file that does not parse, or is not UTF-8, gets an `LNT-000`
 //!   diagnostic and the run goes on; the rules still run on what parsed.
-//! * The walk honours `.gitignore`/`.ignore`; files are linted in parallel.
+//! * The walk honours `.gitignore`/`.ignore` unless [`Config::ignore_files`]
+//!   is off (the conformance harness turns it off); installed packages
+//!   (`site-packages`, `node_modules`, virtualenvs) are never walked; files
+//!   are linted in parallel.
 //! * A file that mentions none of the strings a rule looks for (`prom`,
 //!   `prometheus`, `telemetry`, `/metrics`, `make_asgi_app`, …) cannot hold a
 //!   finding and is not parsed, so its syntax errors are not reported;

@@ -122,6 +122,46 @@ fn gitignored_files_are_not_linted() {
 }
 
 #[test]
+fn without_ignore_files_a_gitignore_hides_nothing_but_installed_packages_stay_out() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".gitignore", "telemetry/\nlegacy.py\n");
+    write(dir.path(), ".ignore", "other.py\n");
+    write(dir.path(), "telemetry/prom.py", "COUNTERS = {}\n");
+    write(
+        dir.path(),
+        "legacy.py",
+        "from prometheus_client import Counter\n",
+    );
+    write(dir.path(), "other.py", "import prometheus_client\n");
+    write(dir.path(), "app.py", "import os\n");
+    // Installed packages are not the implementation's source.
+    write(dir.path(), "venv/pyvenv.cfg", "home = /usr/bin\n");
+    write(dir.path(), "venv/lib/x.py", "import prometheus_client\n");
+    write(
+        dir.path(),
+        "vendor/site-packages/y.py",
+        "import prometheus_client\n",
+    );
+    write(
+        dir.path(),
+        "web/node_modules/z.py",
+        "import prometheus_client\n",
+    );
+    let honoured = lint_paths(&[dir.path().to_path_buf()], &Config::default()).unwrap();
+    assert!(honoured.is_clean(), "{honoured:?}");
+    let config = Config {
+        ignore_files: false,
+        ..Config::default()
+    };
+    let report = lint_paths(&[dir.path().to_path_buf()], &config)
+        .unwrap()
+        .relative_to(dir.path());
+    assert_eq!(report.count(Rule::LegacyModule), 1, "{report:?}");
+    assert_eq!(report.count(Rule::LegacyImport), 2, "{report:?}");
+    assert_eq!(report.files_checked, 4, "{report:?}");
+}
+
+#[test]
 fn files_no_rule_can_fire_in_are_parsed_only_with_parse_all() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "broken.py", "def f(:\n    return 1\n");

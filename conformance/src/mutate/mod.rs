@@ -17,10 +17,15 @@
 //!
 //! Spans an in-process adapter hands over ([`Sut::telemetry`]) get the same
 //! edits as exported ones.
+//!
+//! A proxy cannot change source files: the source operators ([`Operator::plant`])
+//! instead have the source lint (LNT-*) judge a copy of the SUT's source
+//! tree with a defect planted in it ([`source`]).
 
 pub mod expect;
 pub mod proxy;
 pub mod rewrite;
+pub mod source;
 
 use std::time::Duration;
 
@@ -56,11 +61,18 @@ pub enum Operator {
     StripLimits,
     CorruptRunpack,
     EmbedNoTraceparent,
+    McpSessionIdNotAscii,
+    McpPingError,
+    McpToolsWithoutDescription,
+    McpDeleteKeepsSession,
+    OtlpZeroIdSpan,
+    SourceLegacyImport,
+    SourceLegacyModule,
 }
 
 impl Operator {
     /// Every operator, in catalog order of what it targets.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 28] = [
         Self::ScrapeContentType,
         Self::EmbedDropModelLabel,
         Self::FaissShiftBuckets,
@@ -82,6 +94,13 @@ impl Operator {
         Self::StripLimits,
         Self::CorruptRunpack,
         Self::EmbedNoTraceparent,
+        Self::McpSessionIdNotAscii,
+        Self::McpPingError,
+        Self::McpToolsWithoutDescription,
+        Self::McpDeleteKeepsSession,
+        Self::OtlpZeroIdSpan,
+        Self::SourceLegacyImport,
+        Self::SourceLegacyModule,
     ];
 
     /// The operator's name on the command line and in the expectation file.
@@ -108,6 +127,13 @@ impl Operator {
             Self::StripLimits => "strip-limits",
             Self::CorruptRunpack => "corrupt-runpack",
             Self::EmbedNoTraceparent => "embed-no-traceparent",
+            Self::McpSessionIdNotAscii => "mcp-session-id-not-ascii",
+            Self::McpPingError => "mcp-ping-error",
+            Self::McpToolsWithoutDescription => "mcp-tools-without-description",
+            Self::McpDeleteKeepsSession => "mcp-delete-keeps-session",
+            Self::OtlpZeroIdSpan => "otlp-zero-id-span",
+            Self::SourceLegacyImport => "source-legacy-import",
+            Self::SourceLegacyModule => "source-legacy-module",
         }
     }
 
@@ -138,6 +164,13 @@ impl Operator {
             Self::McpRewriteHost => "MCP-005",
             Self::StripLimits => "API-004",
             Self::CorruptRunpack => "RUN-001",
+            Self::McpSessionIdNotAscii => "MCP-001",
+            Self::McpPingError => "MCP-002",
+            Self::McpToolsWithoutDescription => "MCP-003",
+            Self::McpDeleteKeepsSession => "MCP-004",
+            Self::OtlpZeroIdSpan => "TRC-009",
+            Self::SourceLegacyImport => "LNT-001",
+            Self::SourceLegacyModule => "LNT-002",
         }
     }
 
@@ -179,6 +212,23 @@ impl Operator {
             Self::StripLimits => "`limits` is removed from /v1/search answers",
             Self::CorruptRunpack => "runpacks are cut to half their bytes",
             Self::EmbedNoTraceparent => "traceparent is removed from the SUT's embeddings requests",
+            Self::McpSessionIdNotAscii => {
+                "the MCP session id the SUT issues gets a space (outside visible ASCII); ids sent back are restored"
+            }
+            Self::McpPingError => "MCP `ping` is answered with a JSON-RPC error",
+            Self::McpToolsWithoutDescription => "MCP tools/list tools lose their `description`",
+            Self::McpDeleteKeepsSession => {
+                "DELETE of an MCP session answers 200 but the session stays alive"
+            }
+            Self::OtlpZeroIdSpan => {
+                "each trace export carries one more span with all-zero trace and span ids"
+            }
+            Self::SourceLegacyImport => {
+                "the linted source is a copy with a `prometheus_client` and a `prometheus` import planted"
+            }
+            Self::SourceLegacyModule => {
+                "the linted source is a copy with a legacy `telemetry/prom.py` module planted"
+            }
         }
     }
 
@@ -195,6 +245,16 @@ impl Operator {
             })
     }
 
+    /// What a source operator plants in a copy of the SUT's source tree
+    /// (the proxy then forwards everything unchanged).
+    pub const fn plant(self) -> Option<source::Plant> {
+        match self {
+            Self::SourceLegacyImport => Some(source::Plant::LegacyImport),
+            Self::SourceLegacyModule => Some(source::Plant::LegacyModule),
+            _ => None,
+        }
+    }
+
     /// The span edit of a trace operator.
     pub const fn span_edit(self) -> Option<SpanEdit> {
         match self {
@@ -203,6 +263,7 @@ impl Operator {
             Self::StripToolAttributes => Some(SpanEdit::StripToolAttributes),
             Self::DropEmbeddingSpans => Some(SpanEdit::DropEmbeddingSpans),
             Self::StripServiceResource => Some(SpanEdit::StripServiceResource),
+            Self::OtlpZeroIdSpan => Some(SpanEdit::AddZeroIdSpan),
             _ => None,
         }
     }

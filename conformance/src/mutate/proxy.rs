@@ -29,6 +29,19 @@ const GATING: &str = "codeintel_gating_decisions";
 const RRF_K: &str = "codeintel_gating_rrf_k";
 const BATCH: &str = "codeintel_embed_batch_size";
 
+/// The streamable-HTTP MCP endpoint of the application port.
+const MCP_PATH: &str = "/mcp";
+/// The MCP session header (streamable HTTP).
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Whether an answer is an event stream (MCP over SSE).
+fn event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("event-stream"))
+}
+
 /// Which of the SUT's surfaces a proxy stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
@@ -121,6 +134,15 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     {
         return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response();
     }
+    // DELETE of an MCP session is acknowledged, but never reaches the SUT:
+    // the session outlives its termination.
+    if p.op == Operator::McpDeleteKeepsSession
+        && matches!(p.role, Role::App { .. })
+        && parts.method == Method::DELETE
+        && path == MCP_PATH
+    {
+        return StatusCode::OK.into_response();
+    }
 
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -139,6 +161,16 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         headers.remove(header::HOST);
         headers.remove(header::ORIGIN);
     }
+    if p.op == Operator::McpSessionIdNotAscii
+        && let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+        && let Ok(v) = HeaderValue::from_str(rewrite::ungarble_session_id(id))
+    {
+        headers.insert(SESSION_HEADER, v);
+    }
+    let mcp_ping = p.op == Operator::McpPingError
+        && parts.method == Method::POST
+        && path == MCP_PATH
+        && rewrite::mcp_calls(&body, "ping");
 
     let mut rb = p
         .client
@@ -159,8 +191,17 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
             out_headers.append(name, value.clone());
         }
     }
+    if p.op == Operator::McpSessionIdNotAscii
+        && matches!(p.role, Role::App { .. })
+        && let Some(id) = out_headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        && let Ok(v) = HeaderValue::from_str(&rewrite::garble_session_id(id))
+    {
+        out_headers.insert(SESSION_HEADER, v);
+    }
 
-    if !rewrites(&p, &parts.method, &path, status) {
+    if !rewrites(&p, &parts.method, &path, status, mcp_ping) {
         let stream = futures::stream::unfold(resp, |mut r| async move {
             match r.chunk().await {
                 Ok(Some(c)) => Some((Ok::<Bytes, reqwest::Error>(c), r)),
@@ -187,7 +228,8 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
 }
 
 /// Whether the answer to this request is rewritten (and so buffered).
-fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode) -> bool {
+/// `mcp_ping`: the request is an MCP `ping` (for [`Operator::McpPingError`]).
+fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode, mcp_ping: bool) -> bool {
     use Operator as O;
     match &p.role {
         Role::Scrape => matches!(
@@ -203,7 +245,10 @@ fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode) -> bool 
         ),
         Role::App { .. } => match p.op {
             O::AppServesExposition => method == Method::GET && status == StatusCode::NOT_FOUND,
-            O::McpHideFetch => method == Method::POST && path == "/mcp",
+            O::McpHideFetch | O::McpToolsWithoutDescription => {
+                method == Method::POST && path == MCP_PATH
+            }
+            O::McpPingError => mcp_ping,
             O::FindingsWithoutLines | O::StripLimits => path == "/v1/search",
             O::CorruptRunpack => path.starts_with("/v1/runpack/") && status.is_success(),
             _ => false,
@@ -234,20 +279,22 @@ async fn rewrite_answer(
                 }
                 _ => bytes,
             },
-            O::McpHideFetch => {
-                let sse = headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|ct| ct.contains("event-stream"));
-                rewrite::map_mcp(&bytes, sse, |v| {
-                    if let Some(tools) = v
-                        .pointer_mut("/result/tools")
-                        .and_then(serde_json::Value::as_array_mut)
-                    {
-                        tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some("fetch"));
-                    }
-                })
-            }
+            O::McpPingError => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
+                rewrite::result_to_error(v);
+            }),
+            O::McpToolsWithoutDescription => rewrite::map_mcp(
+                &bytes,
+                event_stream(headers),
+                rewrite::strip_tool_descriptions,
+            ),
+            O::McpHideFetch => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
+                if let Some(tools) = v
+                    .pointer_mut("/result/tools")
+                    .and_then(serde_json::Value::as_array_mut)
+                {
+                    tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some("fetch"));
+                }
+            }),
             O::FindingsWithoutLines => rewrite::map_json(&bytes, |v| {
                 rewrite::strip_finding_keys(v, &["start_line", "end_line"]);
             }),
@@ -342,4 +389,120 @@ fn edit_traces(op: Operator, headers: &HeaderMap, body: Bytes) -> (Bytes, Header
         HeaderValue::from_static("application/x-protobuf"),
     );
     (Bytes::from(req.encode_to_vec()), headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peers::ServerHandle;
+
+    /// An upstream MCP endpoint that records what reached it and issues a
+    /// session id.
+    async fn upstream(seen: Arc<Mutex<Vec<String>>>) -> ServerHandle {
+        let router = Router::new().fallback(move |req: Request| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let session = req
+                    .headers()
+                    .get(SESSION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_owned();
+                let line = format!("{} {} {session}", req.method(), req.uri().path());
+                seen.lock().unwrap().push(line);
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (HeaderName::from_static(SESSION_HEADER), "abc-123"),
+                    ],
+                    r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+                )
+            }
+        });
+        ServerHandle::serve("test upstream", router).await.unwrap()
+    }
+
+    async fn proxy_for(op: Operator, up: &ServerHandle) -> ServerHandle {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let role = Role::App {
+            scrape_url: "http://127.0.0.1:9".into(),
+        };
+        spawn_proxy(role, op, any, &format!("http://{}", up.addr()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn delete_of_a_session_is_acknowledged_and_never_forwarded() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let up = upstream(Arc::clone(&seen)).await;
+        let proxy = proxy_for(Operator::McpDeleteKeepsSession, &up).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/mcp", proxy.addr());
+        let r = client
+            .delete(&url)
+            .header(SESSION_HEADER, "abc-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = client.post(&url).body("{}").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["POST /mcp -"],
+            "DELETE reached the SUT"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_issued_session_id_is_garbled_and_restored_on_its_way_back() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let up = upstream(Arc::clone(&seen)).await;
+        let proxy = proxy_for(Operator::McpSessionIdNotAscii, &up).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/mcp", proxy.addr());
+        let r = client.post(&url).body("{}").send().await.unwrap();
+        let issued = r.headers()[SESSION_HEADER].to_str().unwrap().to_owned();
+        assert_eq!(issued, rewrite::garble_session_id("abc-123"));
+        let r = client
+            .post(&url)
+            .header(SESSION_HEADER, &issued)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["POST /mcp -", "POST /mcp abc-123"],
+            "the SUT got its own id back"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_ping_answers_become_errors() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let up = upstream(Arc::clone(&seen)).await;
+        let proxy = proxy_for(Operator::McpPingError, &up).await;
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/mcp", proxy.addr());
+        let answer = |method: &'static str| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"}}"#);
+                let r = client.post(&url).body(body).send().await.unwrap();
+                r.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let ping = answer("ping").await;
+        assert_eq!(ping["error"]["code"], -32601, "{ping}");
+        let other = answer("tools/list").await;
+        assert!(
+            other.get("error").is_none() && other["result"].is_object(),
+            "{other}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 2, "both were forwarded");
+    }
 }

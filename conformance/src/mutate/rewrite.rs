@@ -228,6 +228,59 @@ pub fn strip_finding_keys(v: &mut Value, keys: &[&str]) {
     }
 }
 
+/// What [`garble_session_id`] appends: a space is outside the visible ASCII
+/// (0x21–0x7E) a session id must keep to.
+pub const SESSION_GARBLE: &str = " mutant";
+
+/// A session id as a server that breaks the visible-ASCII rule would issue it.
+pub fn garble_session_id(id: &str) -> String {
+    format!("{id}{SESSION_GARBLE}")
+}
+
+/// The session id the server issued, from one the client sends back (ids
+/// the proxy did not garble are kept).
+pub fn ungarble_session_id(id: &str) -> &str {
+    id.strip_suffix(SESSION_GARBLE).unwrap_or(id)
+}
+
+/// Whether an MCP request body (one JSON-RPC message or a batch) calls
+/// `method`.
+pub fn mcp_calls(body: &[u8], method: &str) -> bool {
+    let is = |m: &Value| m.get("method").and_then(Value::as_str) == Some(method);
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(batch)) => batch.iter().any(is),
+        Ok(v) => is(&v),
+        Err(_) => false,
+    }
+}
+
+/// A JSON-RPC answer (or batch) whose `result` becomes a "method not found"
+/// error (the id is kept).
+pub fn result_to_error(v: &mut Value) {
+    match v {
+        Value::Array(batch) => batch.iter_mut().for_each(result_to_error),
+        Value::Object(obj) if obj.contains_key("result") => {
+            obj.remove("result");
+            obj.insert(
+                "error".to_owned(),
+                serde_json::json!({"code": -32601, "message": "Method not found"}),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// A `tools/list` answer whose tools lose their `description`.
+pub fn strip_tool_descriptions(v: &mut Value) {
+    if let Some(tools) = v.pointer_mut("/result/tools").and_then(Value::as_array_mut) {
+        for t in tools {
+            if let Some(obj) = t.as_object_mut() {
+                obj.remove("description");
+            }
+        }
+    }
+}
+
 /// What to do to spans (OTLP exports and in-memory records alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpanEdit {
@@ -241,7 +294,14 @@ pub enum SpanEdit {
     DropEmbeddingSpans,
     /// `service.name` and `service.version` are removed from the resource.
     StripServiceResource,
+    /// One more span, a copy of the first without attributes or events,
+    /// carries all-zero trace and span ids (a span started from an invalid
+    /// context).
+    AddZeroIdSpan,
 }
+
+/// Name of the span [`SpanEdit::AddZeroIdSpan`] adds.
+pub const ZERO_ID_SPAN: &str = "invalid-context";
 
 const ORPHAN_PARENT: [u8; 8] = [0xde, 0xad, 0xbe, 0xef, 0x0b, 0xad, 0xf0, 0x0d];
 
@@ -265,6 +325,28 @@ fn proto_str(kvs: &[KeyValue], key: &str) -> Option<String> {
 
 /// Apply `edit` to an OTLP trace export.
 pub fn edit_export(edit: SpanEdit, req: &mut ExportTraceServiceRequest) {
+    if edit == SpanEdit::AddZeroIdSpan {
+        if let Some(ss) = req
+            .resource_spans
+            .iter_mut()
+            .flat_map(|rs| rs.scope_spans.iter_mut())
+            .find(|ss| !ss.spans.is_empty())
+            && let Some(first) = ss.spans.first()
+        {
+            let mut s = first.clone();
+            ZERO_ID_SPAN.clone_into(&mut s.name);
+            s.trace_id = vec![0; 16];
+            s.span_id = vec![0; 8];
+            s.parent_span_id.clear();
+            s.kind = 1;
+            s.attributes.clear();
+            s.events.clear();
+            s.links.clear();
+            s.status = None;
+            ss.spans.push(s);
+        }
+        return;
+    }
     for rs in &mut req.resource_spans {
         if edit == SpanEdit::StripServiceResource
             && let Some(r) = rs.resource.as_mut()
@@ -298,7 +380,7 @@ pub fn edit_export(edit: SpanEdit, req: &mut ExportTraceServiceRequest) {
                         }
                     }
                 }
-                SpanEdit::StripServiceResource => {}
+                SpanEdit::StripServiceResource | SpanEdit::AddZeroIdSpan => {}
             }
         }
     }
@@ -336,6 +418,22 @@ pub fn edit_records(edit: SpanEdit, spans: &mut Vec<SpanRecord>) {
                 if s.kind == SpanKind::Server && mentions_readyz(&s.name, |k| str_attr(s, k)) {
                     s.kind = SpanKind::Internal;
                 }
+            }
+        }
+        SpanEdit::AddZeroIdSpan => {
+            if let Some(first) = spans.first() {
+                spans.push(SpanRecord {
+                    name: ZERO_ID_SPAN.to_owned(),
+                    trace_id: "0".repeat(32),
+                    span_id: "0".repeat(16),
+                    parent_span_id: None,
+                    kind: SpanKind::Internal,
+                    attributes: crate::observe::Attributes::default(),
+                    status: crate::observe::StatusCode::default(),
+                    status_message: String::new(),
+                    events: Vec::new(),
+                    ..first.clone()
+                });
             }
         }
     }
@@ -433,5 +531,125 @@ mod tests {
         assert_eq!(spans[1].kind, SpanKind::Internal);
         edit_records(SpanEdit::DropEmbeddingSpans, &mut spans);
         assert_eq!(spans.len(), 1);
+    }
+    #[test]
+    fn session_ids_are_garbled_outside_visible_ascii_and_restored() {
+        let id = "9f1c2a7e-0b5d-4c1e-8a9b-3d2f1e0c4b6a";
+        let g = garble_session_id(id);
+        assert_ne!(g, id);
+        // The MCP rule a session id breaks: only 0x21..=0x7E.
+        assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+        assert!(!g.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{g}");
+        assert!(axum::http::HeaderValue::from_str(&g).is_ok());
+        assert_eq!(ungarble_session_id(&g), id);
+        assert_eq!(ungarble_session_id(id), id);
+    }
+
+    #[test]
+    fn ping_requests_are_recognised_and_answered_with_an_error() {
+        assert!(mcp_calls(
+            br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#,
+            "ping"
+        ));
+        assert!(mcp_calls(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#,
+            "ping"
+        ));
+        assert!(!mcp_calls(
+            br#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+            "ping"
+        ));
+        assert!(!mcp_calls(b"not json", "ping"));
+
+        let body = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";
+        let out = map_mcp(body, true, result_to_error);
+        let text = String::from_utf8(out).unwrap();
+        let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+        let v: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(v["id"], 3);
+        assert_eq!(v["error"]["code"], -32601);
+        assert!(v.get("result").is_none(), "{v}");
+        // An answer without a result (a notification's, an error) is kept.
+        let mut err = serde_json::json!({"jsonrpc":"2.0","id":4,"error":{"code":1,"message":"x"}});
+        let before = err.clone();
+        result_to_error(&mut err);
+        assert_eq!(err, before);
+    }
+
+    #[test]
+    fn tools_lose_their_descriptions_only() {
+        let mut v = serde_json::json!({"jsonrpc":"2.0","id":2,"result":{"tools":[
+            {"name":"search","description":"Search.","inputSchema":{"type":"object"}},
+            {"name":"fetch","description":"Fetch.","inputSchema":{"type":"object"}}
+        ]}});
+        strip_tool_descriptions(&mut v);
+        let tools = v["result"]["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 2);
+        for t in tools {
+            assert!(t.get("description").is_none(), "{t}");
+            assert!(t["inputSchema"].is_object() && t["name"].is_string(), "{t}");
+        }
+        // Other answers are left alone.
+        let mut other = serde_json::json!({"result":{"description":"kept"}});
+        strip_tool_descriptions(&mut other);
+        assert_eq!(other["result"]["description"], "kept");
+    }
+
+    #[test]
+    fn a_zero_id_span_is_added_to_exports_and_records() {
+        use crate::checks::traces::valid_id;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let span = Span {
+            trace_id: vec![7; 16],
+            span_id: vec![8; 8],
+            name: "GET /readyz".into(),
+            kind: 2,
+            attributes: vec![KeyValue {
+                key: "url.path".into(),
+                ..KeyValue::default()
+            }],
+            ..Span::default()
+        };
+        let mut req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![
+                    ScopeSpans::default(),
+                    ScopeSpans {
+                        spans: vec![span.clone()],
+                        ..ScopeSpans::default()
+                    },
+                ],
+                ..ResourceSpans::default()
+            }],
+        };
+        edit_export(SpanEdit::AddZeroIdSpan, &mut req);
+        let spans = &req.resource_spans[0].scope_spans[1].spans;
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0], span, "the SUT's own span is unchanged");
+        assert_eq!(spans[1].name, ZERO_ID_SPAN);
+        assert_eq!(
+            (spans[1].trace_id.as_slice(), spans[1].span_id.as_slice()),
+            (&[0u8; 16][..], &[0u8; 8][..])
+        );
+        assert!(spans[1].attributes.is_empty() && spans[1].kind == 1);
+
+        let mut records = vec![SpanRecord {
+            name: "GET /readyz".into(),
+            trace_id: "07".repeat(16),
+            span_id: "08".repeat(8),
+            ..SpanRecord::default()
+        }];
+        records[0]
+            .resource
+            .insert("service.name".into(), AttrValue::Str("svc".into()));
+        edit_records(SpanEdit::AddZeroIdSpan, &mut records);
+        assert_eq!(records.len(), 2);
+        assert!(valid_id(&records[0].trace_id, 32) && valid_id(&records[0].span_id, 16));
+        assert!(!valid_id(&records[1].trace_id, 32) && !valid_id(&records[1].span_id, 16));
+        assert_eq!(records[1].resource, records[0].resource, "same resource");
+        // Nothing to copy: nothing added.
+        let mut none: Vec<SpanRecord> = Vec::new();
+        edit_records(SpanEdit::AddZeroIdSpan, &mut none);
+        assert!(none.is_empty());
     }
 }

@@ -3,10 +3,11 @@
 //! - [`embeddings`]: an OpenAI-compatible `POST /v1/embeddings` server with
 //!   deterministic vectors, a request log, switchable faults and a gate that
 //!   holds requests (so the harness controls when the SUT finishes loading).
-//! - [`otlp`]: an OTLP/HTTP receiver (`/v1/traces`, `/v1/logs`; protobuf and
-//!   JSON, gzip) turning what arrives into [`crate::observe`] records.
+//! - [`otlp`]: an OTLP receiver, HTTP (`/v1/traces`, `/v1/logs`; protobuf
+//!   and JSON, gzip) and gRPC (h2c, gzip) on two ports, turning what arrives
+//!   into [`crate::observe`] records.
 //!
-//! Both listen on `127.0.0.1:0` and stop when dropped.
+//! All listen on `127.0.0.1:0` and stop when dropped.
 
 pub mod embeddings;
 pub mod otlp;

@@ -1,4 +1,5 @@
-//! An OTLP/HTTP receiver run by the harness.
+//! An OTLP receiver run by the harness: OTLP/HTTP on one loopback port,
+//! OTLP/gRPC on another ([`grpc`]).
 //!
 //! `POST /v1/traces` and `POST /v1/logs` accept protobuf
 //! (`application/x-protobuf`, also when no content type is given) and JSON
@@ -8,6 +9,12 @@
 //! attributes attached to each record). `POST /v1/metrics` is accepted and
 //! ignored. A payload that does not decode is answered 400 and recorded in
 //! [`OtlpReceiver::errors`]; nothing a client sends makes the receiver panic.
+//! gRPC exports ([`OtlpReceiver::grpc_endpoint`]) go through the same
+//! decode → record path, within the same limits, into the same records.
+
+mod grpc;
+
+pub use grpc::{GrpcCode, GrpcFrameError, unframe};
 
 use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -361,14 +368,15 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Received> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The running receiver. Stops when dropped.
+/// The running receiver (HTTP and gRPC). Stops when dropped.
 #[derive(Debug)]
 pub struct OtlpReceiver {
     shared: Shared,
     handle: ServerHandle,
+    grpc: grpc::GrpcServer,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Signal {
     Traces,
     Logs,
@@ -382,6 +390,21 @@ impl Signal {
             Self::Logs => "/v1/logs",
             Self::Metrics => "/v1/metrics",
         }
+    }
+
+    /// The gRPC method of the signal's `Export` call.
+    fn grpc_method(self) -> &'static str {
+        match self {
+            Self::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Self::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Self::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        }
+    }
+
+    fn from_grpc_method(path: &str) -> Option<Self> {
+        [Self::Traces, Self::Logs, Self::Metrics]
+            .into_iter()
+            .find(|s| s.grpc_method() == path)
     }
 }
 
@@ -425,13 +448,25 @@ impl OtlpReceiver {
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(Arc::clone(&shared));
         let handle = ServerHandle::serve("OTLP", router).await?;
-        Ok(Self { shared, handle })
+        let grpc = grpc::GrpcServer::start(Arc::clone(&shared)).await?;
+        Ok(Self {
+            shared,
+            handle,
+            grpc,
+        })
     }
 
     /// The value for `OTEL_EXPORTER_OTLP_ENDPOINT` (`http://127.0.0.1:PORT`;
     /// exporters append `/v1/traces`, `/v1/logs`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.handle.addr())
+    }
+
+    /// The value for `OTEL_EXPORTER_OTLP_ENDPOINT` with
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (`http://127.0.0.1:PORT`, the
+    /// receiver's own gRPC port, h2c without TLS).
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://{}", self.grpc.addr())
     }
 
     /// Spans received so far, in arrival order.
@@ -466,6 +501,52 @@ impl OtlpReceiver {
     }
 }
 
+/// Decode one export of `signal` (already decompressed) and keep what it
+/// holds within the limits. Shared by OTLP/HTTP and OTLP/gRPC; the caller
+/// counts the export and records a refusal.
+fn ingest(
+    shared: &Shared,
+    signal: Signal,
+    encoding: Encoding,
+    raw: &[u8],
+) -> Result<(), OtlpDecodeError> {
+    {
+        let mut r = lock(shared);
+        if r.bytes.saturating_add(raw.len()) > r.limits.max_bytes {
+            r.dropped_payloads += 1;
+            return Ok(());
+        }
+        r.bytes += raw.len();
+    }
+    match signal {
+        Signal::Traces => decode_traces(encoding, raw).map(|spans| {
+            let r = &mut *lock(shared);
+            Received::keep(
+                &mut r.spans,
+                r.limits.max_spans,
+                &mut r.dropped_spans,
+                spans,
+            );
+        }),
+        Signal::Logs => decode_logs(encoding, raw).map(|logs| {
+            let r = &mut *lock(shared);
+            Received::keep(&mut r.logs, r.limits.max_logs, &mut r.dropped_logs, logs);
+        }),
+        Signal::Metrics => Ok(()),
+    }
+}
+
+/// Keep a refusal message (within [`ReceiveLimits::max_errors`]).
+fn refuse(shared: &Shared, message: String) {
+    let r = &mut *lock(shared);
+    Received::keep(
+        &mut r.errors,
+        r.limits.max_errors,
+        &mut r.dropped_errors,
+        vec![message],
+    );
+}
+
 fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) -> Response {
     let header_str = |name: header::HeaderName| {
         headers
@@ -478,32 +559,8 @@ fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) ->
     let content_encoding = header_str(header::CONTENT_ENCODING);
     lock(shared).exports += 1;
 
-    let outcome = decompress(content_encoding.as_deref(), body).and_then(|raw| {
-        {
-            let mut r = lock(shared);
-            if r.bytes.saturating_add(raw.len()) > r.limits.max_bytes {
-                r.dropped_payloads += 1;
-                return Ok(());
-            }
-            r.bytes += raw.len();
-        }
-        match signal {
-            Signal::Traces => decode_traces(encoding, &raw).map(|spans| {
-                let r = &mut *lock(shared);
-                Received::keep(
-                    &mut r.spans,
-                    r.limits.max_spans,
-                    &mut r.dropped_spans,
-                    spans,
-                );
-            }),
-            Signal::Logs => decode_logs(encoding, &raw).map(|logs| {
-                let r = &mut *lock(shared);
-                Received::keep(&mut r.logs, r.limits.max_logs, &mut r.dropped_logs, logs);
-            }),
-            Signal::Metrics => Ok(()),
-        }
-    });
+    let outcome = decompress(content_encoding.as_deref(), body)
+        .and_then(|raw| ingest(shared, signal, encoding, &raw));
     if let Err(e) = outcome {
         let message = format!(
             "OTLP {}: refused a {}-byte payload (Content-Type {}, Content-Encoding {}): {e}",
@@ -512,15 +569,7 @@ fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) ->
             content_type.as_deref().unwrap_or("none"),
             content_encoding.as_deref().unwrap_or("none"),
         );
-        {
-            let r = &mut *lock(shared);
-            Received::keep(
-                &mut r.errors,
-                r.limits.max_errors,
-                &mut r.dropped_errors,
-                vec![message.clone()],
-            );
-        }
+        refuse(shared, message.clone());
         return (
             StatusCode::BAD_REQUEST,
             [(header::CONTENT_TYPE, "text/plain")],

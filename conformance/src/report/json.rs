@@ -13,6 +13,9 @@ struct Report<'a> {
     catalog: &'static str,
     sut: &'a str,
     strict: bool,
+    /// Outcome kinds that fail the run besides `fail` (`--fail-on`, joined
+    /// with `--strict`).
+    fail_on: Vec<&'static str>,
     exit_code: i32,
     summary: Summary,
     phases: &'a [PhaseTiming],
@@ -41,6 +44,7 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>) -> String {
         catalog: crate::catalog::VERSION,
         sut: ctx.sut,
         strict: ctx.strict,
+        fail_on: ctx.effective_fail_on().kinds(),
         exit_code: ctx.exit_code(results),
         summary: Summary::of(results),
         phases: ctx.phases,

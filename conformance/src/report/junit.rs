@@ -9,7 +9,7 @@ use std::io;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::{Context, evidence_line, one_line};
+use super::{Context, FailOn, evidence_line, one_line};
 use crate::catalog::GROUPS;
 use crate::checks::{CheckResult, Outcome};
 
@@ -21,12 +21,12 @@ enum Verdict {
     Skipped,
 }
 
-fn verdict(r: &CheckResult, strict: bool) -> Verdict {
+fn verdict(r: &CheckResult, fail_on: FailOn) -> Verdict {
     match r.outcome {
         Outcome::Fail => Verdict::Failure("requirement"),
         Outcome::Stale => Verdict::Failure("stale-expected-failure"),
-        Outcome::Warn if strict => Verdict::Failure("should"),
-        Outcome::Skip if strict && r.level == crate::catalog::Level::Must => {
+        Outcome::Warn if fail_on.warn => Verdict::Failure("should"),
+        Outcome::Skip if fail_on.skip && r.level == crate::catalog::Level::Must => {
             Verdict::Failure("skipped-must")
         }
         Outcome::Pass | Outcome::Warn => Verdict::Pass,
@@ -43,11 +43,11 @@ struct Counts {
     skipped: usize,
 }
 
-fn counts<'a>(results: impl Iterator<Item = &'a CheckResult>, strict: bool) -> Counts {
+fn counts<'a>(results: impl Iterator<Item = &'a CheckResult>, fail_on: FailOn) -> Counts {
     let mut c = Counts::default();
     for r in results {
         c.tests += 1;
-        match verdict(r, strict) {
+        match verdict(r, fail_on) {
             Verdict::Pass => {}
             Verdict::Failure(_) => c.failures += 1,
             Verdict::Error => c.errors += 1,
@@ -67,7 +67,7 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>) -> String {
 fn write(results: &[CheckResult], ctx: &Context<'_>) -> io::Result<String> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let total = counts(results.iter(), ctx.strict);
+    let total = counts(results.iter(), ctx.effective_fail_on());
     let suite_name = if ctx.sut.is_empty() {
         "codeintel-conformance".to_owned()
     } else {
@@ -94,7 +94,7 @@ fn write(results: &[CheckResult], ctx: &Context<'_>) -> io::Result<String> {
                 if members.is_empty() {
                     continue;
                 }
-                write_suite(w, group, heading, &members, ctx.strict)?;
+                write_suite(w, group, heading, &members, ctx.effective_fail_on())?;
             }
             Ok(())
         })?;
@@ -108,9 +108,9 @@ fn write_suite(
     group: &str,
     heading: &str,
     members: &[&CheckResult],
-    strict: bool,
+    fail_on: FailOn,
 ) -> io::Result<()> {
-    let c = counts(members.iter().copied(), strict);
+    let c = counts(members.iter().copied(), fail_on);
     let (tests, failures, errors, skipped) = (
         c.tests.to_string(),
         c.failures.to_string(),
@@ -128,7 +128,7 @@ fn write_suite(
         ])
         .write_inner_content(|w| {
             for r in members {
-                write_case(w, group, r, strict)?;
+                write_case(w, group, r, fail_on)?;
             }
             Ok(())
         })?;
@@ -139,7 +139,7 @@ fn write_case(
     w: &mut Writer<Vec<u8>>,
     group: &str,
     r: &CheckResult,
-    strict: bool,
+    fail_on: FailOn,
 ) -> io::Result<()> {
     let name = format!("{} {}", r.id, r.title());
     let classname = format!("conformance.{group}");
@@ -155,7 +155,7 @@ fn write_case(
     let case = w
         .create_element("testcase")
         .with_attributes([("name", name.as_str()), ("classname", classname.as_str())]);
-    match verdict(r, strict) {
+    match verdict(r, fail_on) {
         Verdict::Pass if r.outcome == Outcome::Warn => {
             case.write_inner_content(|w| {
                 w.create_element("system-out")

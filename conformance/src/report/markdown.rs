@@ -35,7 +35,13 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>) -> String {
         out,
         "Catalog {}{}: {verdict} — {}.",
         crate::catalog::VERSION,
-        if ctx.strict { ", strict" } else { "" },
+        if ctx.strict {
+            ", strict".to_owned()
+        } else if ctx.fail_on == super::FailOn::default() {
+            String::new()
+        } else {
+            format!(", failing on {}", ctx.fail_on.kinds().join(", "))
+        },
         Summary::of(results)
     );
     if !ctx.phases.is_empty() {

@@ -25,8 +25,12 @@ use crate::observe::PhaseTiming;
 pub struct Context<'a> {
     /// The implementation judged (`reference`, a manifest's name).
     pub sut: &'a str,
-    /// `--strict`: SHOULD failures fail the run.
+    /// `--strict`: SHOULD failures, SHOULD errors and skipped MUSTs fail the
+    /// run (the same as `--fail-on skip,warn,error`).
     pub strict: bool,
+    /// `--fail-on KIND,…`: outcome kinds that fail the run besides `fail`,
+    /// `stale` and a MUST's `error` (joined with `strict`).
+    pub fail_on: FailOn,
     /// Wall time per phase, when known.
     pub phases: &'a [PhaseTiming],
     /// What the harness could not do (the run exits 2 when there is any).
@@ -46,7 +50,90 @@ impl Context<'_> {
     /// The run's exit code: the caller's, else the one the results give.
     pub fn exit_code(&self, results: &[CheckResult]) -> i32 {
         self.exit_code
-            .unwrap_or_else(|| exit_code(results, self.strict))
+            .unwrap_or_else(|| exit_code_on(results, self.effective_fail_on()))
+    }
+
+    /// What fails the run besides `fail`, `stale` and a MUST's `error`:
+    /// `--fail-on`, joined with everything when `--strict`.
+    pub fn effective_fail_on(&self) -> FailOn {
+        self.fail_on.union(FailOn::strict(self.strict))
+    }
+}
+
+/// Outcome kinds that fail a run besides `fail`, `stale` and a MUST's
+/// `error` (`--fail-on skip,warn,error`):
+///
+/// - `skip`: a skipped MUST (a skipped SHOULD never fails a run);
+/// - `warn`: a SHOULD that failed;
+/// - `error`: a SHOULD the harness could not judge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailOn {
+    pub skip: bool,
+    pub warn: bool,
+    pub error: bool,
+}
+
+impl FailOn {
+    /// Every kind: what `--strict` means.
+    pub const STRICT: Self = Self {
+        skip: true,
+        warn: true,
+        error: true,
+    };
+
+    /// The kinds `--fail-on` takes.
+    pub const KINDS: [&'static str; 3] = ["skip", "warn", "error"];
+
+    /// [`Self::STRICT`] when `strict`, else nothing.
+    pub const fn strict(strict: bool) -> Self {
+        if strict {
+            Self::STRICT
+        } else {
+            Self {
+                skip: false,
+                warn: false,
+                error: false,
+            }
+        }
+    }
+
+    /// Parses a comma-separated list of kinds (`skip,warn`); an unknown or
+    /// empty kind is an error naming it and the kinds known.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut out = Self::default();
+        for kind in list.split(',').map(str::trim) {
+            match kind {
+                "skip" => out.skip = true,
+                "warn" => out.warn = true,
+                "error" => out.error = true,
+                _ => {
+                    return Err(format!(
+                        "`{kind}` is not an outcome kind --fail-on takes (known: {}; `fail` always fails a run)",
+                        Self::KINDS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Both sets of kinds.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self {
+            skip: self.skip || other.skip,
+            warn: self.warn || other.warn,
+            error: self.error || other.error,
+        }
+    }
+
+    /// The kinds set, in [`Self::KINDS`] order.
+    pub fn kinds(self) -> Vec<&'static str> {
+        Self::KINDS
+            .into_iter()
+            .zip([self.skip, self.warn, self.error])
+            .filter_map(|(k, on)| on.then_some(k))
+            .collect()
     }
 }
 
@@ -113,13 +200,18 @@ impl fmt::Display for Summary {
 
 /// Whether `r` fails the run.
 pub fn fails_run(r: &CheckResult, strict: bool) -> bool {
+    fails_run_on(r, FailOn::strict(strict))
+}
+
+/// Whether `r` fails a run that also fails on the kinds of `fail_on`.
+pub fn fails_run_on(r: &CheckResult, fail_on: FailOn) -> bool {
     match r.outcome {
         Outcome::Fail | Outcome::Stale => true,
         // A MUST the harness could not judge is not shown to hold.
-        Outcome::Error => r.level == Level::Must || strict,
-        Outcome::Warn => strict,
+        Outcome::Error => r.level == Level::Must || fail_on.error,
+        Outcome::Warn => fail_on.warn,
         // A MUST that was not judged is not shown to hold: strict runs fail.
-        Outcome::Skip => strict && r.level == Level::Must,
+        Outcome::Skip => fail_on.skip && r.level == Level::Must,
         Outcome::Pass | Outcome::ExpectedFail => false,
     }
 }
@@ -128,7 +220,12 @@ pub fn fails_run(r: &CheckResult, strict: bool) -> bool {
 /// SHOULD, and no MUST was skipped), 1 otherwise. (Exit 2, "the harness itself failed", is decided by
 /// the runner before any result exists.)
 pub fn exit_code(results: &[CheckResult], strict: bool) -> i32 {
-    i32::from(results.iter().any(|r| fails_run(r, strict)))
+    exit_code_on(results, FailOn::strict(strict))
+}
+
+/// The run's exit code when it also fails on the kinds of `fail_on`.
+pub fn exit_code_on(results: &[CheckResult], fail_on: FailOn) -> i32 {
+    i32::from(results.iter().any(|r| fails_run_on(r, fail_on)))
 }
 
 /// Text safe for one table cell or XML attribute: no control characters,
@@ -183,6 +280,66 @@ mod tests {
             "0 passed, 0 failed, 0 warned, 0 skipped, 0 errors, 1 expected failures, 1 stale \
              expected failures"
         );
+    }
+
+    #[test]
+    fn fail_on_fails_exactly_the_kinds_listed() {
+        let skipped_must = result("LNT-001", Outcome::Skip);
+        let skipped_should = result("LNT-003", Outcome::Skip);
+        let warned = result("MET-010", Outcome::Warn);
+        let should_error = result("MET-010", Outcome::Error);
+        let all = [
+            skipped_must.clone(),
+            skipped_should.clone(),
+            warned.clone(),
+            should_error.clone(),
+        ];
+        let on = |list: &str| FailOn::parse(list).unwrap();
+        assert_eq!(exit_code_on(&all, FailOn::default()), 0);
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&skipped_must), on("skip")),
+            1
+        );
+        assert_eq!(exit_code_on(std::slice::from_ref(&warned), on("skip")), 0);
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&should_error), on("skip")),
+            0
+        );
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&skipped_should), on("skip,warn,error")),
+            0,
+            "a skipped SHOULD never fails a run"
+        );
+        assert_eq!(exit_code_on(std::slice::from_ref(&warned), on("warn")), 1);
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&skipped_must), on("warn")),
+            0
+        );
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&should_error), on("error")),
+            1
+        );
+        assert_eq!(on(" warn , skip").kinds(), ["skip", "warn"]);
+        assert_eq!(FailOn::STRICT, on("skip,warn,error"));
+        // --strict is --fail-on skip,warn,error, joined with any --fail-on.
+        let ctx = Context {
+            strict: true,
+            ..Context::default()
+        };
+        assert_eq!(ctx.effective_fail_on(), FailOn::STRICT);
+        let ctx = Context {
+            fail_on: on("skip"),
+            ..Context::default()
+        };
+        assert_eq!(ctx.exit_code(std::slice::from_ref(&skipped_must)), 1);
+        assert_eq!(ctx.exit_code(std::slice::from_ref(&warned)), 0);
+        for bad in ["fail", "skip,", "skipped", ""] {
+            let err = FailOn::parse(bad).unwrap_err();
+            assert!(
+                err.contains("is not an outcome kind") && err.contains("skip, warn, error"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

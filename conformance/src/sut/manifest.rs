@@ -10,6 +10,7 @@
 //! source_dir = "src"                    # for the source lint (LNT-*)
 //! expected_failures = "expected.toml"
 //! inherit_env = ["JAVA_HOME", "MY_TOOL_*"]  # beyond PATH, HOME, LANG, LC_*, TMPDIR, …
+//! otlp_protocol = "grpc"                # or "http/protobuf" (default), "http/json"
 //!
 //! [env]                                 # may not set a variable of the contract
 //! PYTHONUNBUFFERED = "1"
@@ -20,10 +21,16 @@
 //! folder. `${MANIFEST_DIR}` in `command`, `args` and `env` values is the
 //! manifest's folder; `${VAR}` for a variable of the contract (e.g.
 //! `${CODEINTEL_HTTP_ADDR}`) is replaced when the SUT starts.
+//!
+//! `otlp_protocol` is what the harness sets as `OTEL_EXPORTER_OTLP_PROTOCOL`;
+//! with `"grpc"` the SUT's `OTEL_EXPORTER_OTLP_ENDPOINT` is the receiver's
+//! OTLP/gRPC port (`http://127.0.0.1:PORT`, h2c) instead of its HTTP one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::OtlpProtocol;
 
 /// Keys a manifest may hold.
 const KNOWN_KEYS: &[&str] = &[
@@ -37,6 +44,7 @@ const KNOWN_KEYS: &[&str] = &[
     "source_dir",
     "expected_failures",
     "inherit_env",
+    "otlp_protocol",
 ];
 
 /// Where to wait for the process to listen.
@@ -73,6 +81,9 @@ pub struct SutManifest {
     pub start_timeout: Duration,
     pub source_dir: Option<PathBuf>,
     pub expected_failures: Option<PathBuf>,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` the harness sets (and the receiver port
+    /// it points `OTEL_EXPORTER_OTLP_ENDPOINT` at).
+    pub otlp_protocol: OtlpProtocol,
 }
 
 /// A manifest could not be used.
@@ -287,6 +298,19 @@ impl SutManifest {
             }
         };
 
+        let otlp_protocol = match get_str("otlp_protocol")? {
+            None => OtlpProtocol::default(),
+            Some(p) => OtlpProtocol::parse(&p).ok_or_else(|| {
+                key_err(
+                    "otlp_protocol",
+                    format!(
+                        "must be one of {}, found `{p}`",
+                        OtlpProtocol::ALL.map(|p| format!("\"{p}\"")).join(", ")
+                    ),
+                )
+            })?,
+        };
+
         let source_dir = get_str("source_dir")?.map(|s| dir.join(s));
         let expected_failures = get_str("expected_failures")?.map(|s| dir.join(s));
 
@@ -302,6 +326,7 @@ impl SutManifest {
             start_timeout,
             source_dir,
             expected_failures,
+            otlp_protocol,
         })
     }
 }
@@ -408,6 +433,11 @@ mod tests {
         );
         assert_eq!(m.env["B"], "2");
         assert_eq!(m.env["C"], "true");
+        assert_eq!(m.otlp_protocol, OtlpProtocol::HttpProtobuf, "the default");
+        let m = parse("command = \"a\"\notlp_protocol = \"grpc\"").unwrap();
+        assert_eq!(m.otlp_protocol, OtlpProtocol::Grpc);
+        let m = parse("command = \"a\"\notlp_protocol = \"http/json\"").unwrap();
+        assert_eq!(m.otlp_protocol, OtlpProtocol::HttpJson);
     }
 
     #[test]
@@ -459,6 +489,14 @@ command = "python3 -m app""#,
                 "`working_dir` must be a string, found integer",
             ),
             ("command = []", "`command` names no program"),
+            (
+                "command = \"a\"\notlp_protocol = \"http\"",
+                "`otlp_protocol` must be one of \"grpc\", \"http/protobuf\", \"http/json\", found `http`",
+            ),
+            (
+                "command = \"a\"\notlp_protocol = 4317",
+                "`otlp_protocol` must be a string, found integer",
+            ),
             (
                 "command = \"a\"\n[env]\nOTEL_SERVICE_NAME = \"mine\"",
                 "`env.OTEL_SERVICE_NAME` overrides a variable of the contract",

@@ -25,6 +25,47 @@ use futures::future::BoxFuture;
 
 use crate::observe::{LogRecord, SpanRecord, SutInfo};
 
+/// How a SUT exports spans and logs to the harness's OTLP receiver: the
+/// value of `OTEL_EXPORTER_OTLP_PROTOCOL`, chosen by a manifest's
+/// `otlp_protocol`. With [`OtlpProtocol::Grpc`] the SUT's
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is the receiver's gRPC port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// `http/protobuf` (the default).
+    #[default]
+    HttpProtobuf,
+    /// `http/json`.
+    HttpJson,
+    /// `grpc` (h2c to the receiver's own port).
+    Grpc,
+}
+
+impl OtlpProtocol {
+    /// Every protocol, in the order the OpenTelemetry spec lists them.
+    pub const ALL: [Self; 3] = [Self::Grpc, Self::HttpProtobuf, Self::HttpJson];
+
+    /// The `OTEL_EXPORTER_OTLP_PROTOCOL` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpProtobuf => "http/protobuf",
+            Self::HttpJson => "http/json",
+            Self::Grpc => "grpc",
+        }
+    }
+
+    /// From an `OTEL_EXPORTER_OTLP_PROTOCOL` value (exactly as the spec
+    /// spells it).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for OtlpProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything the harness tells a SUT, as the contract's variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SutEnv {
@@ -42,8 +83,11 @@ pub struct SutEnv {
     pub embed_url: String,
     /// `CODEINTEL_EMBED_MODEL`.
     pub embed_model: String,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL of the harness's OTLP receiver.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL of the harness's OTLP receiver
+    /// (its gRPC port when `otlp_protocol` is gRPC).
     pub otlp_endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` (default `http/protobuf`).
+    pub otlp_protocol: OtlpProtocol,
     /// `OTEL_SERVICE_NAME`.
     pub service_name: String,
     /// Further variables (hints beyond the contract), set last.
@@ -142,6 +186,7 @@ impl SutEnv {
             embed_url,
             embed_model,
             otlp_endpoint,
+            otlp_protocol: OtlpProtocol::default(),
             service_name,
             extra: BTreeMap::new(),
         })
@@ -180,7 +225,10 @@ impl SutEnv {
             ("CODEINTEL_VLLM_URL", self.embed_url.clone()),
             ("CODEINTEL_EMBED_MODEL", self.embed_model.clone()),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp_endpoint.clone()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+                self.otlp_protocol.as_str().to_owned(),
+            ),
             ("OTEL_SERVICE_NAME", self.service_name.clone()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
             ("OTEL_BLRP_SCHEDULE_DELAY", "100".to_owned()),
@@ -283,6 +331,12 @@ pub trait Sut: Send {
     /// How long [`Sut::start`] may wait for the SUT to listen.
     fn start_timeout(&self) -> Duration;
 
+    /// How the SUT exports spans and logs (the drive phase sets
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` and the matching receiver endpoint).
+    fn otlp_protocol(&self) -> OtlpProtocol {
+        OtlpProtocol::default()
+    }
+
     /// Start the SUT with `env` and wait (with a deadline) until it listens.
     /// Called again, on new ports, after a start failed with "address in use".
     fn start<'a>(&'a mut self, env: &'a SutEnv) -> BoxFuture<'a, Result<StartInfo, SutError>>;
@@ -376,6 +430,28 @@ mod tests {
         let names: Vec<String> = env.vars().into_iter().map(|(k, _)| k).collect();
         assert_eq!(&names[..CONTRACT_VARS.len()], CONTRACT_VARS);
         assert_eq!(names[CONTRACT_VARS.len()..], ["X_HINT".to_owned()]);
+    }
+
+    #[test]
+    fn the_protocol_is_set_as_chosen() {
+        let mut env = SutEnv::new(
+            "/r".into(),
+            "/d".into(),
+            "e".into(),
+            "m".into(),
+            "http://127.0.0.1:4317".into(),
+            "s".into(),
+        )
+        .unwrap();
+        env.otlp_protocol = OtlpProtocol::Grpc;
+        let vars: BTreeMap<String, String> = env.vars().into_iter().collect();
+        assert_eq!(vars["OTEL_EXPORTER_OTLP_PROTOCOL"], "grpc");
+        assert_eq!(vars["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:4317");
+        for p in OtlpProtocol::ALL {
+            assert_eq!(OtlpProtocol::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(OtlpProtocol::parse("GRPC"), None);
+        assert_eq!(OtlpProtocol::parse("http"), None);
     }
 
     #[test]

@@ -402,6 +402,10 @@ impl Sut for ProcessSut {
         self.start_timeout
     }
 
+    fn otlp_protocol(&self) -> super::OtlpProtocol {
+        self.manifest.otlp_protocol
+    }
+
     fn start<'a>(&'a mut self, env: &'a SutEnv) -> BoxFuture<'a, Result<StartInfo, SutError>> {
         Box::pin(self.start_inner(env))
     }
