@@ -223,6 +223,26 @@ impl std::fmt::Debug for SparseIndex {
     }
 }
 
+/// Creates `dir` (and its parents) if missing and refuses it unless it is
+/// empty: an index is only ever written into a fresh folder.
+fn create_empty_dir(dir: &Path) -> Result<(), SparseError> {
+    let io = |op: &'static str| {
+        let dir = dir.to_path_buf();
+        move |source: std::io::Error| SparseError::Io { dir, op, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
+    if std::fs::read_dir(dir)
+        .map_err(io("list the directory"))?
+        .next()
+        .is_some()
+    {
+        return Err(SparseError::NotEmpty {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 impl SparseIndex {
     /// Builds an index of `docs` in `dir` (created if missing; must be
     /// empty), commits it and opens it for search.
@@ -230,20 +250,11 @@ impl SparseIndex {
         dir: &Path,
         docs: impl IntoIterator<Item = SparseDoc>,
     ) -> Result<SparseIndex, SparseError> {
+        create_empty_dir(dir)?;
         let io = |op: &'static str| {
             let dir = dir.to_path_buf();
             move |source: std::io::Error| SparseError::Io { dir, op, source }
         };
-        std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
-        if std::fs::read_dir(dir)
-            .map_err(io("list the directory"))?
-            .next()
-            .is_some()
-        {
-            return Err(SparseError::NotEmpty {
-                dir: dir.to_path_buf(),
-            });
-        }
         let tv = |op: &'static str| {
             let dir = dir.to_path_buf();
             move |source: tantivy::TantivyError| SparseError::Tantivy { dir, op, source }
@@ -298,20 +309,11 @@ impl SparseIndex {
     ) -> Result<(SparseIndex, SparseDiff), SparseError> {
         // Refuses an old tokenizer or schema before anything is linked.
         drop(Self::open(prev)?);
+        create_empty_dir(dir)?;
         let io = |op: &'static str| {
             let dir = dir.to_path_buf();
             move |source: std::io::Error| SparseError::Io { dir, op, source }
         };
-        std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
-        if std::fs::read_dir(dir)
-            .map_err(io("list the directory"))?
-            .next()
-            .is_some()
-        {
-            return Err(SparseError::NotEmpty {
-                dir: dir.to_path_buf(),
-            });
-        }
         let mut linked = 0_usize;
         for entry in std::fs::read_dir(prev).map_err(io("list the previous index"))? {
             let entry = entry.map_err(io("list the previous index"))?;
@@ -576,6 +578,45 @@ mod tests {
     fn index_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<SparseIndex>();
+    }
+
+    #[test]
+    fn create_empty_dir_creates_accepts_empty_and_refuses_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let nested = tmp.path().join("a/b");
+        create_empty_dir(&nested).unwrap();
+        assert!(nested.is_dir());
+        // An existing empty folder is fine.
+        create_empty_dir(&nested).unwrap();
+        std::fs::write(nested.join("stray"), "x").unwrap();
+        let err = create_empty_dir(&nested).unwrap_err();
+        assert!(matches!(err, SparseError::NotEmpty { .. }), "{err}");
+        assert!(err.to_string().contains("a/b"), "{err}");
+        // A file where the folder should be: an I/O error naming it.
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = create_empty_dir(&file).unwrap_err();
+        assert!(matches!(err, SparseError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn update_refuses_a_non_empty_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let prev = tmp.path().join("prev");
+        let doc = SparseDoc {
+            id: "c1".into(),
+            path: "a.py".into(),
+            symbol: None,
+            text: "def parse(): pass".into(),
+        };
+        drop(SparseIndex::build(&prev, [doc]).unwrap());
+        let next = tmp.path().join("next");
+        std::fs::create_dir(&next).unwrap();
+        std::fs::write(next.join("stray"), "x").unwrap();
+        let err = SparseIndex::update(&prev, &next, &[], Vec::new()).unwrap_err();
+        assert!(matches!(err, SparseError::NotEmpty { .. }), "{err}");
+        // Nothing was linked into the refused folder.
+        assert_eq!(std::fs::read_dir(&next).unwrap().count(), 1);
     }
 
     #[test]
