@@ -621,3 +621,69 @@ async fn a_previous_version_in_the_old_format_is_rebuilt_from_scratch() {
     assert!(s.dense_rebuilt && s.sparse_rebuilt, "{s:#?}");
     assert_eq!(v2.manifest.chunks, v1.manifest.chunks);
 }
+
+/// A `tracing` subscriber writing plain text into a shared buffer.
+fn log_capture() -> (
+    impl tracing::Subscriber + Send + Sync,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    #[derive(Clone)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = Buf(buf.clone());
+    let sub = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    (sub, buf)
+}
+
+#[tokio::test]
+async fn a_corrupt_manifest_of_the_current_version_means_a_full_build_and_a_warning() {
+    let (tmp, repo) = sample_repo();
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIM));
+    let v1 = build::build(&repo, &data, Some(emb.clone()), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let manifest = v1.version.dir.join("manifest.json");
+    std::fs::write(&manifest, "{ torn").unwrap();
+
+    let (sub, logs) = log_capture();
+    let v2 = {
+        let _guard = tracing::subscriber::set_default(sub);
+        tracing::callsite::rebuild_interest_cache();
+        build::build(&repo, &data, Some(emb), &Metrics::noop(), &opts())
+            .await
+            .expect("a corrupt current manifest must not fail the build")
+    };
+    let s = &v2.manifest.stats;
+    // Nothing of the previous version was reused: every file is new.
+    assert_eq!(s.files_changed, v1.manifest.files, "{s:#?}");
+    assert_eq!(s.files_unchanged, 0, "{s:#?}");
+    assert!(s.dense_rebuilt && s.sparse_rebuilt, "{s:#?}");
+    assert_eq!(v2.manifest.parent, None);
+    assert_eq!(v2.manifest.chunks, v1.manifest.chunks);
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let warning = logs
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("building from scratch"))
+        .unwrap_or_else(|| panic!("no warning in {logs:?}"));
+    assert!(
+        warning.contains(&manifest.display().to_string()),
+        "{warning}"
+    );
+    // The new version is served and readable.
+    let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
+    assert_eq!(loaded.version, v2.manifest.version);
+}

@@ -23,8 +23,9 @@
 //!   `dense.unembedded`, a search `limits` entry) and the next build
 //!   embeds them.
 //!
-//! A previous version in an older on-disk format (catalog schema 1) is not
-//! reused: the build starts from scratch and says so in the log.
+//! A previous version in an older on-disk format (catalog schema 1), or
+//! whose manifest is missing or corrupt, is not reused: the build starts
+//! from scratch and says so in a warning naming the file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -343,10 +344,23 @@ fn walk_stage(ctx: &mut Ctx<'_>) -> Result<walk::WalkOutcome, BuildError> {
 
 /// Opens the previous version's catalog (ids and hashes only) and copies
 /// it into the staging folder, which the write stage then diffs. A
-/// previous version this server cannot read (older format) is not reused.
+/// previous version this server cannot read (older format, a manifest that
+/// is missing or not valid JSON) is not reused: the build starts from
+/// scratch and a warning names the file.
 fn previous_stage(ctx: &mut Ctx<'_>, staging: &Staging) -> Result<Option<Prev>, BuildError> {
-    let Some(info) = ctx.data.current()? else {
-        return Ok(None);
+    let info = match ctx.data.current() {
+        Ok(Some(info)) => info,
+        Ok(None) => return Ok(None),
+        Err(e) => match unreadable_manifest(&e) {
+            Some(path) => {
+                tracing::warn!(
+                    file = %path.display(),
+                    "manifest of the current version unreadable, building from scratch: {e}"
+                );
+                return Ok(None);
+            }
+            None => return Err(e.into()),
+        },
     };
     let metrics = ctx.metrics.clone();
     let read = ctx.timer.time("previous", || -> Result<_, CatalogError> {
@@ -371,6 +385,20 @@ fn previous_stage(ctx: &mut Ctx<'_>, staging: &Staging) -> Result<Option<Prev>, 
         files,
         chunks,
     }))
+}
+
+/// The manifest file named by `e` when `e` is a failure to read or parse a
+/// version's `manifest.json` (not one of the data folder itself, such as an
+/// unreadable `CURRENT`, which stays fatal).
+fn unreadable_manifest(e: &PublishError) -> Option<&Path> {
+    match e {
+        PublishError::Manifest { path, .. } | PublishError::Io { path, .. }
+            if path.file_name().is_some_and(|n| n == "manifest.json") =>
+        {
+            Some(path)
+        }
+        _ => None,
+    }
 }
 
 fn chunk_file(
