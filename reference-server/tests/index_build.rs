@@ -687,3 +687,50 @@ async fn a_corrupt_manifest_of_the_current_version_means_a_full_build_and_a_warn
     let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
     assert_eq!(loaded.version, v2.manifest.version);
 }
+
+#[tokio::test]
+async fn skipped_folders_are_counted_apart_from_skipped_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    for (rel, body) in [
+        ("src/app.py", &b"def app():\n    return 1\n"[..]),
+        ("vendor/lib/a.py", b"def a():\n    pass\n"),
+        ("vendor/lib/b.py", b"def b():\n    pass\n"),
+        ("web/node_modules/x/index.js", b"module.exports = 1;\n"),
+        ("target/debug/gen.rs", b"fn gen() {}\n"),
+        ("pkg/target/out.rs", b"fn out() {}\n"),
+        ("blob.bin", &[0u8, 1, 2, 0][..]),
+    ] {
+        let path = repo.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let out = build::build(&repo, &data, None, &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let s = &out.manifest.stats;
+    assert_eq!(out.manifest.files, 1, "{s:#?}");
+    // The binary file is the only skipped *file*.
+    assert_eq!(s.files_skipped, 1, "{s:#?}");
+    assert_eq!(s.dirs_skipped, 4, "{s:#?}");
+    assert_eq!(
+        s.dirs_skipped_by_name.iter().collect::<Vec<_>>(),
+        [
+            (&"node_modules".to_owned(), &1),
+            (&"target".to_owned(), &2),
+            (&"vendor".to_owned(), &1)
+        ]
+    );
+    let summary = build::summary(&out);
+    assert!(
+        summary.contains(
+            "folders: 4 skipped, not descended into (node_modules 1, target 2, vendor 1)"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("1 skipped\n"), "{summary}");
+    // The manifest on disk keeps the counts.
+    let on_disk = codeintel_server::index::publish::read_manifest(&out.version.dir).unwrap();
+    assert_eq!(on_disk.stats.dirs_skipped, 4);
+}

@@ -339,6 +339,11 @@ fn walk_stage(ctx: &mut Ctx<'_>) -> Result<walk::WalkOutcome, BuildError> {
             .or_default() += 1;
     }
     ctx.stats.files_skipped = walked.skipped.len();
+    for d in &walked.dirs_skipped {
+        tracing::debug!(path = %d, "folder skipped");
+    }
+    ctx.stats.dirs_skipped = walked.dirs_skipped.len();
+    ctx.stats.dirs_skipped_by_name = walked.dirs_skipped_by_name();
     Ok(walked)
 }
 
@@ -1094,6 +1099,19 @@ pub fn summary(outcome: &BuildOutcome) -> String {
     );
     for (reason, n) in &s.skipped_by_reason {
         let _ = writeln!(out, "    skipped {n}: {reason}");
+    }
+    if s.dirs_skipped > 0 {
+        let names: Vec<String> = s
+            .dirs_skipped_by_name
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  folders: {} skipped, not descended into ({})",
+            s.dirs_skipped,
+            names.join(", ")
+        );
     }
     if m.dense.present {
         let _ = writeln!(
