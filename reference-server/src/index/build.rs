@@ -855,8 +855,13 @@ fn index_stage(
         .as_ref()
         .and_then(|e| Embedder::dimension(e.as_ref()));
     let start = Instant::now();
-    let (dense, sparse) = std::thread::scope(|s| {
-        let sparse = s.spawn(|| sparse_index(catalog, prev_sparse.as_deref(), &sparse_dir, plan));
+    let (dense, sparse, sparse_s, dense_s) = std::thread::scope(|s| {
+        let sparse = s.spawn(|| {
+            let start = Instant::now();
+            let out = sparse_index(catalog, prev_sparse.as_deref(), &sparse_dir, plan);
+            (out, start.elapsed().as_secs_f64())
+        });
+        let dense_start = Instant::now();
         let dense = (!no_embedder).then(|| {
             let dim = dim.or(embed_dim).unwrap_or(0);
             dense_index(
@@ -870,13 +875,26 @@ fn index_stage(
                 metrics,
             )
         });
-        let sparse = sparse.join().unwrap_or_else(|_| {
-            Err(BuildError::Internal(
-                "the sparse index thread panicked".into(),
-            ))
+        let dense_s = dense_start.elapsed().as_secs_f64();
+        let (sparse, sparse_s) = sparse.join().unwrap_or_else(|_| {
+            (
+                Err(BuildError::Internal(
+                    "the sparse index thread panicked".into(),
+                )),
+                0.0,
+            )
         });
-        (dense.transpose(), sparse)
+        (dense.transpose(), sparse, sparse_s, dense_s)
     });
+    // The two halves of `index` (they run in parallel), for profiles.
+    ctx.stats
+        .stage_seconds
+        .insert("index_sparse".into(), sparse_s);
+    if !no_embedder {
+        ctx.stats
+            .stage_seconds
+            .insert("index_dense".into(), dense_s);
+    }
     let (index, diff) = match dense? {
         Some((index, diff)) => (Some(index), diff),
         None => (None, DenseDiff::default()),
