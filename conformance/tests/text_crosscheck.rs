@@ -52,7 +52,9 @@ fn server_vector(s: &str, dim: usize) -> Vec<f32> {
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
+        for x in &mut v {
+            *x /= norm;
+        }
     } else {
         v[0] = 1.0;
     }
