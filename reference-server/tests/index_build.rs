@@ -621,3 +621,116 @@ async fn a_previous_version_in_the_old_format_is_rebuilt_from_scratch() {
     assert!(s.dense_rebuilt && s.sparse_rebuilt, "{s:#?}");
     assert_eq!(v2.manifest.chunks, v1.manifest.chunks);
 }
+
+/// A `tracing` subscriber writing plain text into a shared buffer.
+fn log_capture() -> (
+    impl tracing::Subscriber + Send + Sync,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    #[derive(Clone)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = Buf(buf.clone());
+    let sub = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    (sub, buf)
+}
+
+#[tokio::test]
+async fn a_corrupt_manifest_of_the_current_version_means_a_full_build_and_a_warning() {
+    let (tmp, repo) = sample_repo();
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let emb: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIM));
+    let v1 = build::build(&repo, &data, Some(emb.clone()), &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let manifest = v1.version.dir.join("manifest.json");
+    std::fs::write(&manifest, "{ torn").unwrap();
+
+    let (sub, logs) = log_capture();
+    let v2 = {
+        let _guard = tracing::subscriber::set_default(sub);
+        tracing::callsite::rebuild_interest_cache();
+        build::build(&repo, &data, Some(emb), &Metrics::noop(), &opts())
+            .await
+            .expect("a corrupt current manifest must not fail the build")
+    };
+    let s = &v2.manifest.stats;
+    // Nothing of the previous version was reused: every file is new.
+    assert_eq!(s.files_changed, v1.manifest.files, "{s:#?}");
+    assert_eq!(s.files_unchanged, 0, "{s:#?}");
+    assert!(s.dense_rebuilt && s.sparse_rebuilt, "{s:#?}");
+    assert_eq!(v2.manifest.parent, None);
+    assert_eq!(v2.manifest.chunks, v1.manifest.chunks);
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let warning = logs
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("building from scratch"))
+        .unwrap_or_else(|| panic!("no warning in {logs:?}"));
+    assert!(
+        warning.contains(&manifest.display().to_string()),
+        "{warning}"
+    );
+    // The new version is served and readable.
+    let loaded = load_current(&data, &Metrics::noop()).unwrap().unwrap();
+    assert_eq!(loaded.version, v2.manifest.version);
+}
+
+#[tokio::test]
+async fn skipped_folders_are_counted_apart_from_skipped_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    for (rel, body) in [
+        ("src/app.py", &b"def app():\n    return 1\n"[..]),
+        ("vendor/lib/a.py", b"def a():\n    pass\n"),
+        ("vendor/lib/b.py", b"def b():\n    pass\n"),
+        ("web/node_modules/x/index.js", b"module.exports = 1;\n"),
+        ("target/debug/gen.rs", b"fn gen() {}\n"),
+        ("pkg/target/out.rs", b"fn out() {}\n"),
+        ("blob.bin", &[0u8, 1, 2, 0][..]),
+    ] {
+        let path = repo.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    let data = DataDir::open(&tmp.path().join("data")).unwrap();
+    let out = build::build(&repo, &data, None, &Metrics::noop(), &opts())
+        .await
+        .unwrap();
+    let s = &out.manifest.stats;
+    assert_eq!(out.manifest.files, 1, "{s:#?}");
+    // The binary file is the only skipped *file*.
+    assert_eq!(s.files_skipped, 1, "{s:#?}");
+    assert_eq!(s.dirs_skipped, 4, "{s:#?}");
+    assert_eq!(
+        s.dirs_skipped_by_name.iter().collect::<Vec<_>>(),
+        [
+            (&"node_modules".to_owned(), &1),
+            (&"target".to_owned(), &2),
+            (&"vendor".to_owned(), &1)
+        ]
+    );
+    let summary = build::summary(&out);
+    assert!(
+        summary.contains(
+            "folders: 4 skipped, not descended into (node_modules 1, target 2, vendor 1)"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("1 skipped\n"), "{summary}");
+    // The manifest on disk keeps the counts.
+    let on_disk = codeintel_server::index::publish::read_manifest(&out.version.dir).unwrap();
+    assert_eq!(on_disk.stats.dirs_skipped, 4);
+}

@@ -779,3 +779,66 @@ fn apply_diff_tombstones_and_adds_in_place_for_every_kind() {
         assert_eq!(loaded.search(&q0, 1).unwrap()[0].0, "chunk-00000");
     }
 }
+
+#[test]
+fn save_after_a_diff_copies_the_loaded_vectors_and_appends_only_the_new_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dim, n) = (8, 20);
+    let mut rng = Rng(23);
+    let built = DenseIndex::build(
+        dim,
+        ids(n),
+        rng.vectors(n, dim),
+        DenseKind::Flat,
+        Metrics::noop(),
+    )
+    .unwrap();
+    let v1 = tmp.path().join("v1");
+    built.save(&v1).unwrap();
+    let v1_bytes = std::fs::read(v1.join("vectors.f32")).unwrap();
+    assert_eq!(v1_bytes.len(), n * dim * 4);
+
+    let mut idx = DenseIndex::load(&v1, Metrics::noop()).unwrap();
+    let added = vec!["new-a".to_owned(), "new-b".to_owned(), "new-c".to_owned()];
+    let diff = idx
+        .apply_diff(
+            &["chunk-00003".to_owned()],
+            added.clone(),
+            rng.vectors(3, dim),
+            DenseKind::Flat,
+            &DenseOptions::default(),
+        )
+        .unwrap();
+    assert!(!diff.rebuilt);
+    // Mark the first float of the loaded file: if the save copies the file
+    // (rather than writing every vector from memory), the mark shows.
+    let mut marked = v1_bytes.clone();
+    marked[..4].copy_from_slice(&0.5_f32.to_le_bytes());
+    std::fs::write(v1.join("vectors.f32"), &marked).unwrap();
+
+    let v2 = tmp.path().join("v2");
+    idx.save(&v2).unwrap();
+    let v2_bytes = std::fs::read(v2.join("vectors.f32")).unwrap();
+    assert_eq!(v2_bytes.len(), (n + 3) * dim * 4);
+    assert_eq!(&v2_bytes[..n * dim * 4], &marked[..], "rows copied from v1");
+    // The appended rows are the new (normalised) vectors, in order.
+    for (k, id) in added.iter().enumerate() {
+        let start = (n + k) * dim * 4;
+        let row: Vec<f32> = v2_bytes[start..start + dim * 4]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(row.as_slice(), idx.vector(id).unwrap(), "{id}");
+    }
+    // Restore v1; the new version reloads whole, tombstone included.
+    std::fs::write(v1.join("vectors.f32"), &v1_bytes).unwrap();
+    let reloaded = DenseIndex::load(&v2, Metrics::noop()).unwrap();
+    assert_eq!(reloaded.len(), n + 3 - 1);
+    assert!(reloaded.vector("chunk-00003").is_none());
+    assert_eq!(reloaded.vector("new-b"), idx.vector("new-b"));
+
+    // A freshly built index (nothing on disk) writes every row.
+    let v3 = tmp.path().join("v3");
+    built.save(&v3).unwrap();
+    assert_eq!(std::fs::read(v3.join("vectors.f32")).unwrap(), v1_bytes);
+}

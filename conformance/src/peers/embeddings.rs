@@ -394,39 +394,64 @@ async fn ok_body(shared: &Arc<Shared>, model: Option<String>, texts: Vec<String>
     .into_response()
 }
 
-/// Lowercase tokens of `text`: runs of ASCII letters and digits, further split
-/// at camelCase humps (`parseHTTPRequest` → `parse`, `http`, `request`),
-/// snake_case and letter/digit boundaries. Non-ASCII alphanumerics are kept
-/// inside tokens.
+/// Lowercase tokens of `text`: runs of alphanumerics, further split at
+/// snake_case, camelCase humps (`parseHTTPRequest` → `parse`, `http`,
+/// `request`) and letter/digit boundaries; each token lowercased as a whole
+/// (Unicode rules: a final `Σ` becomes `ς`). Digits are ASCII digits and,
+/// outside ASCII, numeric characters without case (`²` splits, `Ⅻ` is a
+/// letter). The reference server's `text::words` follows the same rules
+/// (checked by `tests/text_crosscheck.rs`); this copy is kept so the
+/// harness does not depend on the server.
 pub fn tokens(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Class {
+        Upper,
+        Lower,
+        Digit,
+        Other,
+    }
+    let class = |c: char| {
+        if c.is_uppercase() {
+            Class::Upper
+        } else if c.is_lowercase() {
+            Class::Lower
+        } else if c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric()) {
+            Class::Digit
+        } else {
+            Class::Other
+        }
+    };
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut out = Vec::new();
-    let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut start: Option<usize> = None;
+    for (k, &(i, c)) in chars.iter().enumerate() {
         if !c.is_alphanumeric() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
+            if let Some(s) = start.take() {
+                out.push(text[s..i].to_lowercase());
             }
             continue;
         }
-        if let Some(&prev) = i.checked_sub(1).and_then(|p| chars.get(p))
-            && prev.is_alphanumeric()
-            && !current.is_empty()
-        {
-            let next = chars.get(i + 1).copied();
-            let hump = prev.is_lowercase() && c.is_uppercase();
-            // `HTTPServer`: split before the `S` that starts a lowercase word.
-            let acronym_end =
-                prev.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase);
-            let digit_edge = prev.is_ascii_digit() != c.is_ascii_digit();
-            if hump || acronym_end || digit_edge {
-                out.push(std::mem::take(&mut current));
+        if let Some(s) = start {
+            let prev = class(chars[k - 1].1);
+            let cur = class(c);
+            let next = chars.get(k + 1).map(|&(_, n)| class(n));
+            let boundary = match (prev, cur) {
+                (Class::Lower, Class::Upper) => true,
+                // `HTTPServer`: split before the `S` that starts a word.
+                (Class::Upper, Class::Upper) => next == Some(Class::Lower),
+                (Class::Digit, other) | (other, Class::Digit) => other != Class::Digit,
+                _ => false,
+            };
+            if boundary {
+                out.push(text[s..i].to_lowercase());
+                start = Some(i);
             }
+        } else {
+            start = Some(i);
         }
-        current.extend(c.to_lowercase());
     }
-    if !current.is_empty() {
-        out.push(current);
+    if let Some(s) = start {
+        out.push(text[s..].to_lowercase());
     }
     out
 }

@@ -2,9 +2,8 @@
 //! tests, `FailingEmbedder`.
 //!
 //! [`hash_embedding`] is a pure function (no I/O, no globals, stable across
-//! platforms and Rust versions: FNV-1a, not `DefaultHasher`), so the
-//! conformance harness's embeddings server can use it as its deterministic
-//! vector function and tests can predict vectors exactly.
+//! platforms and Rust versions: [`text::fnv1a`], not `DefaultHasher`; words
+//! from [`text::words`]), so tests can predict vectors exactly.
 
 use std::time::Instant;
 
@@ -12,6 +11,7 @@ use futures::future::BoxFuture;
 
 use super::{EmbedError, Embedder};
 use crate::observability::metrics::{Metrics, Outcome};
+use crate::text;
 
 /// Weight of a sub-word token (`parse`, `config` in `parseConfig`).
 const WORD_WEIGHT: f32 = 1.0;
@@ -22,108 +22,29 @@ const IDENT_WEIGHT: f32 = 0.5;
 /// `parsing` and `parse` are close.
 const TRIGRAM_WEIGHT: f32 = 0.3;
 
-/// Words so common in prose or code that they only blur similarity.
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "how", "i", "if",
-    "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "what", "when", "where",
-    "which", "with", "fn", "def", "func", "function", "let", "var", "const", "pub", "return",
-    "self", "mut", "impl", "import", "use", "package", "new", "end",
-];
-
-/// Splits text into lowercase code words: on non-alphanumerics, on
-/// snake_case, on camelCase / PascalCase boundaries (acronyms kept together:
-/// `HTTPServer` → `http`, `server`) and between letters and digits. Stop
-/// words and single characters are dropped.
+/// Splits text into lowercase code words ([`text::words`]: on
+/// non-alphanumerics, on snake_case, on camelCase / PascalCase boundaries
+/// with acronyms kept together — `HTTPServer` → `http`, `server` — and
+/// between letters and digits), dropping the hash embedder's stopwords
+/// ([`text::EMBED_STOPWORDS`]) and single characters.
 pub fn code_words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for ident in identifiers(text) {
-        for word in split_identifier(ident) {
-            if word.chars().count() > 1 && !STOP_WORDS.contains(&word.as_str()) {
-                out.push(word);
-            }
-        }
-    }
-    out
+    text::words(text)
+        .into_iter()
+        .map(|t| t.text)
+        .filter(|w| kept(w))
+        .collect()
 }
 
-/// Maximal runs of alphanumeric characters and `_` (identifiers).
-fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|s| !s.is_empty())
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CharClass {
-    Lower,
-    Upper,
-    Digit,
-    Other,
-}
-
-fn class(c: char) -> CharClass {
-    if c.is_ascii_digit() || c.is_numeric() {
-        CharClass::Digit
-    } else if c.is_uppercase() {
-        CharClass::Upper
-    } else if c.is_lowercase() {
-        CharClass::Lower
-    } else {
-        CharClass::Other
-    }
-}
-
-/// Splits one identifier on `_` and on case and digit boundaries,
-/// lowercased.
-fn split_identifier(ident: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    for part in ident.split('_').filter(|p| !p.is_empty()) {
-        split_case(part, &mut words);
-    }
-    words
-}
-
-/// Splits one alphanumeric run on case and digit boundaries, lowercased.
-fn split_case(part: &str, words: &mut Vec<String>) {
-    let chars: Vec<char> = part.chars().collect();
-    let mut start = 0;
-    for i in 1..chars.len() {
-        let (prev, cur) = (class(chars[i - 1]), class(chars[i]));
-        let next = chars.get(i + 1).map(|&c| class(c));
-        let boundary = match (prev, cur) {
-            // HTTPServer: split before the last capital of an acronym
-            (CharClass::Upper, CharClass::Upper) => next == Some(CharClass::Lower),
-            (CharClass::Digit, CharClass::Digit) => false,
-            // parseConfig; utf8Decode
-            (CharClass::Lower, CharClass::Upper)
-            | (CharClass::Digit, _)
-            | (_, CharClass::Digit) => true,
-            _ => false,
-        };
-        if boundary {
-            words.push(chars[start..i].iter().collect::<String>().to_lowercase());
-            start = i;
-        }
-    }
-    if start < chars.len() {
-        words.push(chars[start..].iter().collect::<String>().to_lowercase());
-    }
-}
-
-/// FNV-1a, 64 bits: stable everywhere.
-fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+/// A word the hash embedder keeps: more than one character, not a stopword.
+fn kept(word: &str) -> bool {
+    word.chars().nth(1).is_some() && !text::is_embed_stopword(word)
 }
 
 fn add_feature(v: &mut [f32], feature: &str, weight: f32) {
-    let h = fnv1a(feature.as_bytes(), 0);
+    let h = text::fnv1a(feature.as_bytes(), 0);
     let bucket = (h % v.len() as u64) as usize;
     // The sign comes from independent bits, so collisions cancel on average.
-    let sign = if fnv1a(feature.as_bytes(), 0x9e37_79b9_7f4a_7c15) & 1 == 0 {
+    let sign = if text::fnv1a(feature.as_bytes(), 0x9e37_79b9_7f4a_7c15) & 1 == 0 {
         1.0
     } else {
         -1.0
@@ -146,10 +67,10 @@ pub fn hash_embedding(text: &str, dim: usize) -> Vec<f32> {
         return v;
     }
     let mut any = false;
-    for ident in identifiers(text) {
-        let words: Vec<String> = split_identifier(ident)
+    for (s, e) in text::identifier_spans(text, false) {
+        let words: Vec<String> = text::split_identifier(&text[s..e])
             .into_iter()
-            .filter(|w| w.chars().count() > 1 && !STOP_WORDS.contains(&w.as_str()))
+            .filter(|w| kept(w))
             .collect();
         if words.len() > 1 {
             add_feature(&mut v, &format!("#{}", words.concat()), IDENT_WEIGHT);
@@ -358,6 +279,7 @@ mod failing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::split_identifier;
 
     fn cos(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()

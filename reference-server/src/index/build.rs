@@ -23,8 +23,9 @@
 //!   `dense.unembedded`, a search `limits` entry) and the next build
 //!   embeds them.
 //!
-//! A previous version in an older on-disk format (catalog schema 1) is not
-//! reused: the build starts from scratch and says so in the log.
+//! A previous version in an older on-disk format (catalog schema 1), or
+//! whose manifest is missing or corrupt, is not reused: the build starts
+//! from scratch and says so in a warning naming the file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -338,15 +339,33 @@ fn walk_stage(ctx: &mut Ctx<'_>) -> Result<walk::WalkOutcome, BuildError> {
             .or_default() += 1;
     }
     ctx.stats.files_skipped = walked.skipped.len();
+    for d in &walked.dirs_skipped {
+        tracing::debug!(path = %d, "folder skipped");
+    }
+    ctx.stats.dirs_skipped = walked.dirs_skipped.len();
+    ctx.stats.dirs_skipped_by_name = walked.dirs_skipped_by_name();
     Ok(walked)
 }
 
 /// Opens the previous version's catalog (ids and hashes only) and copies
 /// it into the staging folder, which the write stage then diffs. A
-/// previous version this server cannot read (older format) is not reused.
+/// previous version this server cannot read (older format, a manifest that
+/// is missing or not valid JSON) is not reused: the build starts from
+/// scratch and a warning names the file.
 fn previous_stage(ctx: &mut Ctx<'_>, staging: &Staging) -> Result<Option<Prev>, BuildError> {
-    let Some(info) = ctx.data.current()? else {
-        return Ok(None);
+    let info = match ctx.data.current() {
+        Ok(Some(info)) => info,
+        Ok(None) => return Ok(None),
+        Err(e) => match unreadable_manifest(&e) {
+            Some(path) => {
+                tracing::warn!(
+                    file = %path.display(),
+                    "manifest of the current version unreadable, building from scratch: {e}"
+                );
+                return Ok(None);
+            }
+            None => return Err(e.into()),
+        },
     };
     let metrics = ctx.metrics.clone();
     let read = ctx.timer.time("previous", || -> Result<_, CatalogError> {
@@ -371,6 +390,20 @@ fn previous_stage(ctx: &mut Ctx<'_>, staging: &Staging) -> Result<Option<Prev>, 
         files,
         chunks,
     }))
+}
+
+/// The manifest file named by `e` when `e` is a failure to read or parse a
+/// version's `manifest.json` (not one of the data folder itself, such as an
+/// unreadable `CURRENT`, which stays fatal).
+fn unreadable_manifest(e: &PublishError) -> Option<&Path> {
+    match e {
+        PublishError::Manifest { path, .. } | PublishError::Io { path, .. }
+            if path.file_name().is_some_and(|n| n == "manifest.json") =>
+        {
+            Some(path)
+        }
+        _ => None,
+    }
 }
 
 fn chunk_file(
@@ -822,8 +855,13 @@ fn index_stage(
         .as_ref()
         .and_then(|e| Embedder::dimension(e.as_ref()));
     let start = Instant::now();
-    let (dense, sparse) = std::thread::scope(|s| {
-        let sparse = s.spawn(|| sparse_index(catalog, prev_sparse.as_deref(), &sparse_dir, plan));
+    let (dense, sparse, sparse_s, dense_s) = std::thread::scope(|s| {
+        let sparse = s.spawn(|| {
+            let start = Instant::now();
+            let out = sparse_index(catalog, prev_sparse.as_deref(), &sparse_dir, plan);
+            (out, start.elapsed().as_secs_f64())
+        });
+        let dense_start = Instant::now();
         let dense = (!no_embedder).then(|| {
             let dim = dim.or(embed_dim).unwrap_or(0);
             dense_index(
@@ -837,13 +875,26 @@ fn index_stage(
                 metrics,
             )
         });
-        let sparse = sparse.join().unwrap_or_else(|_| {
-            Err(BuildError::Internal(
-                "the sparse index thread panicked".into(),
-            ))
+        let dense_s = dense_start.elapsed().as_secs_f64();
+        let (sparse, sparse_s) = sparse.join().unwrap_or_else(|_| {
+            (
+                Err(BuildError::Internal(
+                    "the sparse index thread panicked".into(),
+                )),
+                0.0,
+            )
         });
-        (dense.transpose(), sparse)
+        (dense.transpose(), sparse, sparse_s, dense_s)
     });
+    // The two halves of `index` (they run in parallel), for profiles.
+    ctx.stats
+        .stage_seconds
+        .insert("index_sparse".into(), sparse_s);
+    if !no_embedder {
+        ctx.stats
+            .stage_seconds
+            .insert("index_dense".into(), dense_s);
+    }
     let (index, diff) = match dense? {
         Some((index, diff)) => (Some(index), diff),
         None => (None, DenseDiff::default()),
@@ -1066,6 +1117,19 @@ pub fn summary(outcome: &BuildOutcome) -> String {
     );
     for (reason, n) in &s.skipped_by_reason {
         let _ = writeln!(out, "    skipped {n}: {reason}");
+    }
+    if s.dirs_skipped > 0 {
+        let names: Vec<String> = s
+            .dirs_skipped_by_name
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  folders: {} skipped, not descended into ({})",
+            s.dirs_skipped,
+            names.join(", ")
+        );
     }
     if m.dense.present {
         let _ = writeln!(

@@ -49,6 +49,14 @@ pub struct BuildStats {
     pub files_skipped: usize,
     /// Skip reasons with counts.
     pub skipped_by_reason: std::collections::BTreeMap<String, usize>,
+    /// Folders not descended into (vendored, build output, caches; see
+    /// `walk::SKIPPED_DIRS`), apart from [`BuildStats::files_skipped`]:
+    /// their files are not counted one by one.
+    #[serde(default)]
+    pub dirs_skipped: usize,
+    /// [`BuildStats::dirs_skipped`] by folder name (`vendor`, `target`, …).
+    #[serde(default)]
+    pub dirs_skipped_by_name: std::collections::BTreeMap<String, usize>,
     pub chunks: usize,
     pub symbols: usize,
     pub chunks_embedded: usize,

@@ -9,7 +9,9 @@
 //! - hidden files and folders (`.git`, `.venv`, `.github`, …) are skipped;
 //! - vendored / generated folders named in [`SKIPPED_DIRS`] and lock files /
 //!   minified bundles matching [`SKIPPED_FILE_GLOBS`] are skipped, as are
-//!   paths matching [`WalkOptions::extra_ignores`];
+//!   paths matching [`WalkOptions::extra_ignores`]; the folders are listed
+//!   in [`WalkOutcome::dirs_skipped`] (not descended into, so their files
+//!   are not counted one by one);
 //! - symbolic links are never followed: a link is reported as skipped
 //!   (outside the repository, inside it — its target is indexed under its own
 //!   path — or broken);
@@ -25,6 +27,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -180,11 +183,30 @@ pub struct Skipped {
     pub reason: SkipReason,
 }
 
-/// Result of a walk: files to index and files left out, both sorted by path.
+/// Result of a walk: files to index, files left out and folders not
+/// descended into, each sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WalkOutcome {
     pub files: Vec<SourceFile>,
     pub skipped: Vec<Skipped>,
+    /// Folders not descended into because of their name ([`SKIPPED_DIRS`])
+    /// or [`WalkOptions::extra_ignores`], relative paths. Their files are
+    /// not listed (nor counted) anywhere else. Hidden and gitignored
+    /// folders are not in it: the walker drops them before looking.
+    pub dirs_skipped: Vec<String>,
+}
+
+impl WalkOutcome {
+    /// [`WalkOutcome::dirs_skipped`] counted by folder name (`vendor`,
+    /// `node_modules`, …).
+    pub fn dirs_skipped_by_name(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for rel in &self.dirs_skipped {
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            *out.entry(name.to_owned()).or_default() += 1;
+        }
+        out
+    }
 }
 
 /// The repository root cannot be walked at all.
@@ -333,6 +355,18 @@ pub fn walk(repo: &Path, opts: &WalkOptions) -> Result<WalkOutcome, WalkError> {
         .require_git(false)
         .follow_links(false);
     let filter_root = root.clone();
+    // Folders the filter drops, recorded for the outcome (the filter must be
+    // `Fn + Send + Sync`, hence the mutex).
+    let dropped_dirs = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record_dir = {
+        let dropped_dirs = Arc::clone(&dropped_dirs);
+        move |rel: String| {
+            dropped_dirs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(rel);
+        }
+    };
     builder.filter_entry(move |entry| {
         if entry.depth() == 0 {
             return true;
@@ -340,6 +374,7 @@ pub fn walk(repo: &Path, opts: &WalkOptions) -> Result<WalkOutcome, WalkError> {
         let name = entry.file_name().to_string_lossy();
         let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
         if is_dir && SKIPPED_DIRS.contains(&&*name) {
+            record_dir(relative_lossy(&filter_root, entry.path()));
             return false;
         }
         if !is_dir && default_files.is_match(&*name) {
@@ -349,7 +384,11 @@ pub fn walk(repo: &Path, opts: &WalkOptions) -> Result<WalkOutcome, WalkError> {
             return true;
         }
         let rel = relative_lossy(&filter_root, entry.path());
-        !(extra.is_match(&rel) || extra.is_match(&*name))
+        let keep = !(extra.is_match(&rel) || extra.is_match(&*name));
+        if !keep && is_dir {
+            record_dir(rel);
+        }
+        keep
     });
 
     let mut outcome = WalkOutcome::default();
@@ -424,6 +463,9 @@ pub fn walk(repo: &Path, opts: &WalkOptions) -> Result<WalkOutcome, WalkError> {
             language,
         });
     }
+    outcome.dirs_skipped =
+        std::mem::take(&mut *dropped_dirs.lock().unwrap_or_else(PoisonError::into_inner));
+    outcome.dirs_skipped.sort();
     outcome.files.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
     outcome
         .skipped
@@ -516,8 +558,26 @@ mod tests {
         write(root, "web/package-lock.json", b"{}\n");
         write(root, "web/app.min.js", b"var a=1;\n");
         write(root, "web/app.js", b"var a = 1;\n");
+        write(root, "lib/build/gen.py", b"x = 1\n");
         let out = walk(root, &WalkOptions::default()).unwrap();
         assert_eq!(paths(&out), vec!["main.go", "web/app.js"]);
+        // The named folders are listed (hidden ones are dropped earlier by
+        // the walker and are not).
+        assert_eq!(
+            out.dirs_skipped,
+            [
+                "lib/build",
+                "pkg/__pycache__",
+                "target",
+                "vendor",
+                "web/node_modules"
+            ]
+        );
+        let by_name = out.dirs_skipped_by_name();
+        assert_eq!(by_name.get("vendor"), Some(&1));
+        assert_eq!(by_name.len(), 5);
+        // Their files are not reported as skipped files.
+        assert!(out.skipped.is_empty(), "{:?}", out.skipped);
     }
 
     #[test]
@@ -533,6 +593,14 @@ mod tests {
         };
         let out = walk(root, &opts).unwrap();
         assert_eq!(paths(&out), vec!["a.rs"]);
+        // A folder matched by an extra glob is listed as a skipped folder.
+        write(root, "generated/x.rs", b"fn x() {}\n");
+        let opts = WalkOptions {
+            extra_ignores: vec!["generated".into()],
+            ..WalkOptions::default()
+        };
+        let out = walk(root, &opts).unwrap();
+        assert_eq!(out.dirs_skipped, ["generated"]);
         let bad = WalkOptions {
             extra_ignores: vec!["a[".into()],
             ..WalkOptions::default()

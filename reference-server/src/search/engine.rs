@@ -21,6 +21,7 @@ use crate::search::fusion::{self, Channel, ChannelHits};
 use crate::search::gating::{self, GatingConfig, GatingDecision};
 use crate::store::catalog::ChunkRecord;
 use crate::store::sparse;
+use crate::text;
 
 /// Top sparse hits read back as RM3 feedback.
 const RM3_FEEDBACK_DOCS: usize = 5;
@@ -735,14 +736,14 @@ impl Engine {
                                     let mut t = r
                                         .symbol
                                         .as_deref()
-                                        .map(sparse::code_tokens)
+                                        .map(text::code_tokens)
                                         .unwrap_or_default();
-                                    t.extend(sparse::code_tokens(&r.text));
+                                    t.extend(text::code_tokens(&r.text));
                                     t
                                 })
                             })
                             .collect();
-                        let query_tokens = sparse::code_tokens(&q);
+                        let query_tokens = text::code_tokens(&q);
                         let extra = gating::expansion_weights(
                             &query_tokens,
                             &feedback,

@@ -20,6 +20,8 @@
 //!   punctuation;
 //! - *stopword*: common English function words and question words.
 //!
+//! The word lists and the identifier classifier live in [`crate::text`].
+//!
 //! Classes:
 //! - one token, or every token identifier-like → [`QueryClass::Identifier`]:
 //!   lexical matching is what finds a name, so the sparse channel weighs more
@@ -43,6 +45,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::text::is_stopword;
+use crate::text::{is_code_keyword, is_identifier_like, word_core as core};
 
 /// What kind of query this is. Its [`QueryClass::as_str`] is a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -147,137 +152,10 @@ pub struct GatingDecision {
     pub rm3: bool,
 }
 
-/// English function words, question words and code keywords that carry no
-/// topic (also never proposed as expansion terms).
-const STOPWORDS: &[&str] = &[
-    "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can",
-    "could", "did", "do", "does", "doing", "done", "each", "for", "from", "get", "gets", "has",
-    "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "not", "of", "on", "or",
-    "our", "should", "so", "some", "that", "the", "their", "them", "then", "there", "these",
-    "this", "those", "to", "was", "we", "were", "what", "when", "where", "which", "who", "why",
-    "will", "with", "would", "you", "your",
-];
-
-/// Code keywords: code syntax evidence in queries, never expansion terms.
-const CODE_KEYWORDS: &[&str] = &[
-    "fn",
-    "def",
-    "func",
-    "impl",
-    "struct",
-    "enum",
-    "trait",
-    "class",
-    "interface",
-    "return",
-    "const",
-    "let",
-    "var",
-    "import",
-    "pub",
-    "public",
-    "private",
-    "static",
-    "void",
-    "async",
-    "await",
-    "self",
-    "this",
-    "new",
-    "null",
-    "none",
-    "nil",
-    "true",
-    "false",
-    "mut",
-    "package",
-    "type",
-    "int",
-    "string",
-    "bool",
-    "use",
-    "mod",
-    "elif",
-    "else",
-    "lambda",
-    "function",
-];
-
-/// Is `word` (any case) a stopword for gating and expansion?
-pub fn is_stopword(word: &str) -> bool {
-    let lower = word.to_lowercase();
-    STOPWORDS.contains(&lower.as_str())
-}
-
-fn is_code_keyword(word: &str) -> bool {
-    CODE_KEYWORDS.contains(&word)
-}
-
 const CODE_PUNCT: &[char] = &[
     '(', ')', '{', '}', '[', ']', '<', '>', '=', ';', '&', '|', '!', '*', '+', '%', '^', '~', '$',
     '#', '@', '`', '\\',
 ];
-
-/// The word characters of a token stripped of surrounding punctuation
-/// (`"refund?"` → `"refund"`).
-fn core(token: &str) -> &str {
-    token.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'))
-}
-
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// See the module docs.
-fn is_identifier_like(token: &str) -> bool {
-    let t = token.trim_end_matches(['?', ',', '!', ';', ':']);
-    let t = t.trim_start_matches(['"', '\'', '`', '(']);
-    let t = t.trim_end_matches(['"', '\'', '`']);
-    if t.is_empty() || !t.chars().any(char::is_alphabetic) {
-        return false;
-    }
-    let chars: Vec<char> = t.chars().collect();
-    // Call: name( or name()
-    if let Some(open) = t.find('(') {
-        let head = &t[..open];
-        if !head.is_empty()
-            && head
-                .chars()
-                .all(|c| is_word_char(c) || c == '.' || c == ':')
-        {
-            return true;
-        }
-    }
-    // Paths: a::b, a.b, a/b, a->b with word characters on both sides.
-    for sep in ["::", "->", ".", "/"] {
-        if let Some((a, b)) = t.split_once(sep) {
-            let ok = |s: &str| s.chars().next().is_some_and(is_word_char);
-            if ok(a.rsplit(['.', ':', '/', '>']).next().unwrap_or(a)) && ok(b) && !a.is_empty() {
-                // "e.g." and version numbers are not paths.
-                if sep == "." && (a.len() == 1 || b.len() <= 1) {
-                    continue;
-                }
-                return true;
-            }
-        }
-    }
-    if !t.chars().all(is_word_char) {
-        return false;
-    }
-    // snake_case / SCREAMING_CASE / _private
-    if t.contains('_') {
-        return true;
-    }
-    // camelCase / PascalCase with an inner capital after a lowercase letter,
-    // or a digit inside letters (utf8, sha256sum).
-    let inner_cap = chars
-        .windows(2)
-        .any(|w| w[0].is_lowercase() && w[1].is_uppercase());
-    let letter_digit = chars
-        .windows(2)
-        .any(|w| w[0].is_alphabetic() && w[1].is_ascii_digit());
-    inner_cap || letter_digit
-}
 
 fn has_code_syntax(token: &str) -> bool {
     token.contains(CODE_PUNCT) || token.contains("=>") || token.contains("->")
@@ -436,7 +314,7 @@ pub fn expansion_weights(
             if t.chars().count() < 3
                 || !t.chars().any(char::is_alphabetic)
                 || query.contains(&t)
-                || STOPWORDS.contains(&t.as_str())
+                || is_stopword(&t)
                 || is_code_keyword(&t)
             {
                 continue;

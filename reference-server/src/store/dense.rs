@@ -356,6 +356,12 @@ pub struct DenseIndex {
     /// holds them (HNSW cannot delete), searches skip them, `rows` does not
     /// map to them, and a rebuild drops them.
     deleted: HashSet<usize>,
+    /// A `vectors.f32` on disk whose bytes are the first `.1` rows of
+    /// `vectors` (set by `load`; rows are only ever appended after that,
+    /// and a rebuild makes a new index without it): `save` copies that file
+    /// (in the kernel) and appends the rows added since, instead of
+    /// converting and writing every vector again.
+    persisted: Option<(PathBuf, usize)>,
 }
 
 impl std::fmt::Debug for DenseIndex {
@@ -440,6 +446,7 @@ impl DenseIndex {
             engine,
             metrics,
             deleted: HashSet::new(),
+            persisted: None,
         })
     }
 
@@ -472,10 +479,38 @@ impl DenseIndex {
             let path = vectors_path.clone();
             move |source: std::io::Error| DenseError::Io { path, op, source }
         };
-        let file = std::fs::File::create(&vectors_path).map_err(io("create"))?;
-        let mut out = std::io::BufWriter::new(file);
-        for x in &self.vectors {
-            out.write_all(&x.to_le_bytes()).map_err(io("write"))?;
+        // Rows already on disk in the file this index was loaded from are
+        // copied, not rewritten; anything unexpected there means a full write.
+        let row_bytes = self.dim * 4;
+        let from_row = match &self.persisted {
+            Some((src, rows))
+                if *src != vectors_path
+                    && rows * self.dim <= self.vectors.len()
+                    && std::fs::metadata(src)
+                        .is_ok_and(|m| m.len() == (rows * row_bytes) as u64)
+                    && std::fs::copy(src, &vectors_path).is_ok() =>
+            {
+                *rows
+            }
+            _ => 0,
+        };
+        let file = if from_row > 0 {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&vectors_path)
+                .map_err(io("open for appending"))?
+        } else {
+            std::fs::File::create(&vectors_path).map_err(io("create"))?
+        };
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut buf = Vec::with_capacity(4 << 16);
+        let rest = self.vectors.get(from_row * self.dim..).unwrap_or(&[]);
+        for chunk in rest.chunks(1 << 16) {
+            buf.clear();
+            for x in chunk {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            out.write_all(&buf).map_err(io("write"))?;
         }
         out.flush().map_err(io("write"))?;
 
@@ -577,6 +612,7 @@ impl DenseIndex {
                 engine: Engine::Empty,
                 metrics,
                 deleted,
+                persisted: Some((vectors_path, meta.count)),
             });
         }
         let index_path = dir.join(INDEX_FILE);
@@ -633,6 +669,7 @@ impl DenseIndex {
             engine,
             metrics,
             deleted,
+            persisted: Some((vectors_path, meta.count)),
         })
     }
 

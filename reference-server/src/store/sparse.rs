@@ -1,16 +1,10 @@
 //! Sparse store: a tantivy BM25 index over chunks, tokenized by a
 //! code-aware tokenizer.
 //!
-//! The tokenizer ([`code_tokens`], registered in tantivy as
-//! [`CODE_TOKENIZER`]) splits text into identifiers (runs of letters, digits
-//! and `_`, with `-` joining two alphanumerics as in kebab-case), keeps each
-//! whole identifier lowercased, and adds its parts: `snake_case` and
-//! `kebab-case` pieces, `camelCase` / `PascalCase` humps (an upper-case run
-//! followed by a capitalised word splits before the last capital:
-//! `HTTPRequest` → `http`, `request`), and letter/digit boundaries. Every
-//! other character separates, so paths (`a/b.c`, `a::b`, `a.b`) split into
-//! their components. `parseHTTPRequest` → `parsehttprequest`, `parse`,
-//! `http`, `request`.
+//! The tokenizer is [`crate::text::code_tokens`] (the identifier whole,
+//! then its `snake_case` / `kebab-case` / `camelCase` / digit parts; paths
+//! split into components), registered in tantivy as [`CODE_TOKENIZER`]:
+//! `parseHTTPRequest` → `parsehttprequest`, `parse`, `http`, `request`.
 //!
 //! Queries are never parsed with tantivy's query language: they go through
 //! the same tokenizer and become a boolean OR of term queries over the
@@ -35,14 +29,10 @@ use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
 /// Name under which the code tokenizer is registered on every index.
 pub const CODE_TOKENIZER: &str = "codeintel_code";
-/// Version of the tokenizer's behaviour, recorded next to the index: an
-/// index built by another version is refused at open (terms would not
-/// match), asking for a rebuild.
+/// Version of the tokenizer's behaviour ([`crate::text::code_tokens`]),
+/// recorded next to the index: an index built by another version is refused
+/// at open (terms would not match), asking for a rebuild.
 pub const TOKENIZER_VERSION: u32 = 1;
-/// Tokens longer than this (in bytes) are dropped (blobs, hashes, minified
-/// code); their shorter parts are still indexed.
-pub const MAX_TOKEN_BYTES: usize = 80;
-
 /// Score multiplier of matches in the chunk's symbol name.
 pub const SYMBOL_BOOST: f32 = 3.0;
 /// Score multiplier of matches in the chunk's file path.
@@ -57,176 +47,7 @@ const WRITER_BUDGET_PER_THREAD: usize = 48 * 1024 * 1024;
 // ---------------------------------------------------------------------------
 // Tokenizer (pure)
 
-/// One token of [`code_token_spans`]: lowercased text and its byte range in
-/// the source text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeToken {
-    pub text: String,
-    pub from: usize,
-    pub to: usize,
-}
-
-/// Tokenizes source code or a query: for each identifier, the whole
-/// identifier (lowercased) followed by its parts. See the module docs.
-pub fn code_tokens(text: &str) -> Vec<String> {
-    code_token_spans(text).into_iter().map(|t| t.text).collect()
-}
-
-/// [`code_tokens`] with byte offsets.
-pub fn code_token_spans(text: &str) -> Vec<CodeToken> {
-    let mut out = Vec::new();
-    let mut parts = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut prev_alnum = false;
-    for (i, c) in text.char_indices() {
-        let alnum = c.is_alphanumeric();
-        let word = alnum || c == '_';
-        let joiner = c == '-'
-            && prev_alnum
-            && start.is_some()
-            && text[i + 1..]
-                .chars()
-                .next()
-                .is_some_and(char::is_alphanumeric);
-        if word || joiner {
-            if start.is_none() {
-                start = Some(i);
-            }
-        } else if let Some(s) = start.take() {
-            identifier_tokens(&text[s..i], s, &mut parts, &mut out);
-        }
-        prev_alnum = alnum;
-    }
-    if let Some(s) = start {
-        identifier_tokens(&text[s..], s, &mut parts, &mut out);
-    }
-    out
-}
-
-fn lowercase(raw: &str) -> String {
-    if raw.is_ascii() {
-        raw.to_ascii_lowercase()
-    } else {
-        raw.to_lowercase()
-    }
-}
-
-/// Emits the whole identifier, then its parts (when there is more than the
-/// whole itself). `parts` is scratch space reused across identifiers.
-fn identifier_tokens(
-    ident: &str,
-    base: usize,
-    parts: &mut Vec<(usize, usize)>,
-    out: &mut Vec<CodeToken>,
-) {
-    parts.clear();
-    // Segments between `_` and `-`.
-    let mut seg_start: Option<usize> = None;
-    for (i, c) in ident.char_indices() {
-        if c == '_' || c == '-' {
-            if let Some(s) = seg_start.take() {
-                split_humps(ident, s, i, parts);
-            }
-        } else if seg_start.is_none() {
-            seg_start = Some(i);
-        }
-    }
-    if let Some(s) = seg_start {
-        split_humps(ident, s, ident.len(), parts);
-    }
-    if parts.is_empty() {
-        // Only underscores/dashes: nothing searchable.
-        return;
-    }
-    let whole = lowercase(ident);
-    // ASCII lowercasing keeps byte offsets, so parts are slices of `whole`.
-    let ascii = ident.is_ascii();
-    let single = parts.len() == 1 && parts[0] == (0, ident.len());
-    if ident.len() <= MAX_TOKEN_BYTES {
-        out.push(CodeToken {
-            text: whole.clone(),
-            from: base,
-            to: base + ident.len(),
-        });
-    }
-    if single {
-        return;
-    }
-    for &(s, e) in parts.iter() {
-        if e - s > MAX_TOKEN_BYTES {
-            continue;
-        }
-        let text = if ascii {
-            whole[s..e].to_owned()
-        } else {
-            lowercase(&ident[s..e])
-        };
-        out.push(CodeToken {
-            text,
-            from: base + s,
-            to: base + e,
-        });
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CharClass {
-    Upper,
-    Lower,
-    Digit,
-    Other,
-}
-
-fn class(c: char) -> CharClass {
-    if c.is_ascii() {
-        if c.is_ascii_uppercase() {
-            CharClass::Upper
-        } else if c.is_ascii_lowercase() {
-            CharClass::Lower
-        } else if c.is_ascii_digit() {
-            CharClass::Digit
-        } else {
-            CharClass::Other
-        }
-    } else if c.is_uppercase() {
-        CharClass::Upper
-    } else if c.is_lowercase() {
-        CharClass::Lower
-    } else if c.is_numeric() {
-        CharClass::Digit
-    } else {
-        CharClass::Other
-    }
-}
-
-/// Splits `s[start..end]` (no `_`/`-` inside) at camel humps and
-/// letter/digit boundaries, pushing byte ranges.
-fn split_humps(s: &str, start: usize, end: usize, parts: &mut Vec<(usize, usize)>) {
-    let mut chars = s[start..end].char_indices().peekable();
-    let mut part_start = start;
-    let mut prev: Option<CharClass> = None;
-    while let Some((i, c)) = chars.next() {
-        let cur = class(c);
-        if let Some(prev) = prev {
-            let boundary = match (prev, cur) {
-                (CharClass::Lower, CharClass::Upper) => true,
-                (CharClass::Upper, CharClass::Upper) => {
-                    chars.peek().map(|&(_, n)| class(n)) == Some(CharClass::Lower)
-                }
-                (CharClass::Digit, other) | (other, CharClass::Digit) => other != CharClass::Digit,
-                _ => false,
-            };
-            if boundary {
-                parts.push((part_start, start + i));
-                part_start = start + i;
-            }
-        }
-        prev = Some(cur);
-    }
-    if part_start < end {
-        parts.push((part_start, end));
-    }
-}
+pub use crate::text::{MAX_TOKEN_BYTES, Token as CodeToken, code_token_spans, code_tokens};
 
 /// The code tokenizer as a tantivy [`Tokenizer`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -402,6 +223,26 @@ impl std::fmt::Debug for SparseIndex {
     }
 }
 
+/// Creates `dir` (and its parents) if missing and refuses it unless it is
+/// empty: an index is only ever written into a fresh folder.
+fn create_empty_dir(dir: &Path) -> Result<(), SparseError> {
+    let io = |op: &'static str| {
+        let dir = dir.to_path_buf();
+        move |source: std::io::Error| SparseError::Io { dir, op, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
+    if std::fs::read_dir(dir)
+        .map_err(io("list the directory"))?
+        .next()
+        .is_some()
+    {
+        return Err(SparseError::NotEmpty {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 impl SparseIndex {
     /// Builds an index of `docs` in `dir` (created if missing; must be
     /// empty), commits it and opens it for search.
@@ -409,20 +250,11 @@ impl SparseIndex {
         dir: &Path,
         docs: impl IntoIterator<Item = SparseDoc>,
     ) -> Result<SparseIndex, SparseError> {
+        create_empty_dir(dir)?;
         let io = |op: &'static str| {
             let dir = dir.to_path_buf();
             move |source: std::io::Error| SparseError::Io { dir, op, source }
         };
-        std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
-        if std::fs::read_dir(dir)
-            .map_err(io("list the directory"))?
-            .next()
-            .is_some()
-        {
-            return Err(SparseError::NotEmpty {
-                dir: dir.to_path_buf(),
-            });
-        }
         let tv = |op: &'static str| {
             let dir = dir.to_path_buf();
             move |source: tantivy::TantivyError| SparseError::Tantivy { dir, op, source }
@@ -477,20 +309,11 @@ impl SparseIndex {
     ) -> Result<(SparseIndex, SparseDiff), SparseError> {
         // Refuses an old tokenizer or schema before anything is linked.
         drop(Self::open(prev)?);
+        create_empty_dir(dir)?;
         let io = |op: &'static str| {
             let dir = dir.to_path_buf();
             move |source: std::io::Error| SparseError::Io { dir, op, source }
         };
-        std::fs::create_dir_all(dir).map_err(io("create the directory"))?;
-        if std::fs::read_dir(dir)
-            .map_err(io("list the directory"))?
-            .next()
-            .is_some()
-        {
-            return Err(SparseError::NotEmpty {
-                dir: dir.to_path_buf(),
-            });
-        }
         let mut linked = 0_usize;
         for entry in std::fs::read_dir(prev).map_err(io("list the previous index"))? {
             let entry = entry.map_err(io("list the previous index"))?;
@@ -757,82 +580,43 @@ mod tests {
         assert_send_sync::<SparseIndex>();
     }
 
-    fn toks(s: &str) -> Vec<String> {
-        code_tokens(s)
+    #[test]
+    fn create_empty_dir_creates_accepts_empty_and_refuses_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let nested = tmp.path().join("a/b");
+        create_empty_dir(&nested).unwrap();
+        assert!(nested.is_dir());
+        // An existing empty folder is fine.
+        create_empty_dir(&nested).unwrap();
+        std::fs::write(nested.join("stray"), "x").unwrap();
+        let err = create_empty_dir(&nested).unwrap_err();
+        assert!(matches!(err, SparseError::NotEmpty { .. }), "{err}");
+        assert!(err.to_string().contains("a/b"), "{err}");
+        // A file where the folder should be: an I/O error naming it.
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = create_empty_dir(&file).unwrap_err();
+        assert!(matches!(err, SparseError::Io { .. }), "{err}");
     }
 
     #[test]
-    fn camel_case_keeps_whole_and_splits_acronyms() {
-        assert_eq!(
-            toks("parseHTTPRequest"),
-            ["parsehttprequest", "parse", "http", "request"]
-        );
-        assert_eq!(toks("HashMap"), ["hashmap", "hash", "map"]);
-        assert_eq!(toks("XMLParser"), ["xmlparser", "xml", "parser"]);
-    }
-
-    #[test]
-    fn snake_and_kebab_case() {
-        assert_eq!(
-            toks("parse_http_request"),
-            ["parse_http_request", "parse", "http", "request"]
-        );
-        assert_eq!(
-            toks("codeintel-server"),
-            ["codeintel-server", "codeintel", "server"]
-        );
-        assert_eq!(
-            toks("MAX_TOKEN_BYTES"),
-            ["max_token_bytes", "max", "token", "bytes"]
-        );
-        // A leading dash is not a joiner.
-        assert_eq!(toks("--repo"), ["repo"]);
-    }
-
-    #[test]
-    fn paths_split_into_components() {
-        assert_eq!(
-            toks("src/store/catalog.rs"),
-            ["src", "store", "catalog", "rs"]
-        );
-        assert_eq!(
-            toks("std::collections::HashMap"),
-            ["std", "collections", "hashmap", "hash", "map"]
-        );
-        assert_eq!(toks("self.metrics"), ["self", "metrics"]);
-    }
-
-    #[test]
-    fn digits_split_from_letters() {
-        assert_eq!(toks("utf8"), ["utf8", "utf", "8"]);
-        assert_eq!(toks("v2Client"), ["v2client", "v", "2", "client"]);
-        assert_eq!(toks("12345"), ["12345"]);
-    }
-
-    #[test]
-    fn single_word_is_one_lowercase_token() {
-        assert_eq!(toks("Catalog"), ["catalog"]);
-        assert_eq!(toks("  the  "), ["the"]);
-        assert!(toks("").is_empty());
-        assert!(toks("+-*/ ()").is_empty());
-        assert!(toks("___").is_empty());
-    }
-
-    #[test]
-    fn offsets_point_into_the_source() {
-        let text = "fn parseHTTP()";
-        let spans = code_token_spans(text);
-        for t in &spans {
-            assert_eq!(text[t.from..t.to].to_lowercase(), t.text);
-        }
-        assert_eq!(spans[1].text, "parsehttp");
-        assert_eq!((spans[1].from, spans[1].to), (3, 12));
-    }
-
-    #[test]
-    fn overlong_tokens_are_dropped_but_parts_kept() {
-        let long = format!("{}_tail", "a".repeat(MAX_TOKEN_BYTES + 1));
-        assert_eq!(toks(&long), ["tail"]);
+    fn update_refuses_a_non_empty_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let prev = tmp.path().join("prev");
+        let doc = SparseDoc {
+            id: "c1".into(),
+            path: "a.py".into(),
+            symbol: None,
+            text: "def parse(): pass".into(),
+        };
+        drop(SparseIndex::build(&prev, [doc]).unwrap());
+        let next = tmp.path().join("next");
+        std::fs::create_dir(&next).unwrap();
+        std::fs::write(next.join("stray"), "x").unwrap();
+        let err = SparseIndex::update(&prev, &next, &[], Vec::new()).unwrap_err();
+        assert!(matches!(err, SparseError::NotEmpty { .. }), "{err}");
+        // Nothing was linked into the refused folder.
+        assert_eq!(std::fs::read_dir(&next).unwrap().count(), 1);
     }
 
     #[test]
