@@ -173,7 +173,8 @@ def main():
         w("")
         rss = ", ".join(f"{v:.0f}" for v in t["rss_after_rounds_mib"])
         w(f"RSS: {t['rss_start_mib']:.0f} MiB before, after each round {rss} MiB "
-          f"(round 1 → 3: {t['rss_growth_round1_to_3_mib']:+.1f} MiB). Versions published: {t['versions_published']}.")
+          f"(round 1 → 3: {t['rss_growth_round1_to_3_mib']:+.1f} MiB). Versions published: {t['versions_published']}. "
+          f"Spans: {t.get('spans', 'every span kept in the test capture')}.")
         w("")
 
     # ------------------------------------------------------------ security
