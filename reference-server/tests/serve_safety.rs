@@ -275,8 +275,11 @@ async fn a_rate_limited_embedder_is_reported_as_rate_limited() {
 async fn until_served(server: &RunningServer, version: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
+        // The engine is swapped first and readiness updated just after:
+        // wait for both (a reader may see the new engine a moment early).
         let served = server.state().engine.current().map(|i| i.version.clone());
-        if served.as_deref() == Some(version) {
+        if served.as_deref() == Some(version) && server.state().readiness() == serve_ready(version)
+        {
             return;
         }
         assert!(
