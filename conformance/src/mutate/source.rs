@@ -21,16 +21,16 @@ impl Plant {
             Self::LegacyImport => &[
                 (
                     "codeintel_mutant_legacy.py",
-                    "from prometheus_client import Counter\n\nREQUESTS = Counter(\"requests\", \"Requests served.\")\n",
+                    include_str!("../../../fixtures/mutants/plant/legacy_import.py.txt"),
                 ),
                 (
                     "codeintel_mutant_legacy.rs",
-                    "use prometheus::Registry;\n\npub fn registry() -> Registry {\n    Registry::new()\n}\n",
+                    include_str!("../../../fixtures/mutants/plant/legacy_import.rs.txt"),
                 ),
             ],
             Self::LegacyModule => &[(
                 "telemetry/prom.py",
-                "\"\"\"Request counters kept by hand.\"\"\"\n\nCOUNTERS: dict = {}\n",
+                include_str!("../../../fixtures/mutants/plant/prom.py.txt"),
             )],
         }
     }
