@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
+use codeintel_server::observability::hot::HotSpan;
 use codeintel_server::observability::metrics::{FaissImpl, Outcome, meter_provider_with_registry};
 use codeintel_server::observability::testing;
 
 fn primitives(c: &mut Criterion) {
     let mut g = c.benchmark_group("telemetry");
 
-    // One span as it ships: tracing → tracing-opentelemetry → SDK batch
+    // One `tracing` span as it ships (request, search, gather_channels,
+    // embeddings): tracing → tracing-opentelemetry → SDK batch
     // processor (the OTLP path's), here into an exporter that drops the
     // batches, so no collector's cost is counted.
     let shipped = testing::batch_discarding("bench");
@@ -23,6 +25,25 @@ fn primitives(c: &mut Criterion) {
             b.iter(|| {
                 let span = tracing::info_span!("fuse", rrf.k = 60_i64, chunks = 10_i64);
                 let _e = span.enter();
+                black_box(&span);
+            });
+        });
+    });
+    // A hot-path span as the search's leaves ship it (`HotSpan`: an SDK span
+    // under the current `tracing` span's context, the tracer found through
+    // the subscriber), inside an entered parent as in a search.
+    tracing::subscriber::with_default(shipped.subscriber(), || {
+        let parent = tracing::info_span!("search");
+        let _p = parent.enter();
+        g.bench_function("hot_span_with_2_attributes", |b| {
+            b.iter(|| {
+                let span = HotSpan::start(
+                    "fuse",
+                    [
+                        opentelemetry::KeyValue::new("rrf.k", 60_i64),
+                        opentelemetry::KeyValue::new("chunks", 10_i64),
+                    ],
+                );
                 black_box(&span);
             });
         });

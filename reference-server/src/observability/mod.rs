@@ -14,6 +14,7 @@
 //! - metrics: OTel instruments → `opentelemetry-prometheus` → a registry
 //!   served by its own listener on `PROMETHEUS_ADDR:PROMETHEUS_PORT`.
 
+pub mod hot;
 pub mod metrics;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -487,7 +488,7 @@ impl Telemetry {
         };
         let tracer = self.tracer_provider.tracer(TRACER_NAME);
         let spans = tracing_opentelemetry::layer()
-            .with_tracer(tracer)
+            .with_tracer(tracer.clone())
             .with_error_events_to_exceptions(true)
             .with_error_events_to_status(true)
             .with_error_fields_to_exceptions(true)
@@ -514,10 +515,15 @@ impl Telemetry {
                 .compact()
                 .with_filter(filter(&logs_base))
         });
+        // Carries the tracer of the hot path's spans (`hot::HotSpan`); never
+        // interested in a callsite.
+        let hot = hot::HotTracer::new(tracer.clone())
+            .with_filter(tracing_subscriber::filter::LevelFilter::OFF);
         tracing_subscriber::registry()
             .with(spans)
             .with(logs)
             .with(fmt)
+            .with(hot)
     }
 
     /// Installs this telemetry as the process's: the global `tracing`

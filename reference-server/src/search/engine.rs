@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use opentelemetry::KeyValue;
 use serde::Serialize;
 use tracing::Instrument as _;
 
 use crate::diagnostics::timeline::Timeline;
 use crate::embed::Embedder;
 pub use crate::index::loaded::LoadedIndex;
+use crate::observability::hot::HotSpan;
 use crate::observability::metrics::Metrics;
 use crate::search::fusion::{self, Channel, ChannelHits};
 use crate::search::gating::{self, GatingConfig, GatingDecision};
@@ -314,7 +316,7 @@ impl Engine {
 
         // gate
         let decision = {
-            let _span = tracing::info_span!("gate").entered();
+            let _span = HotSpan::start("gate", []);
             let d = gating::decide(query, &self.cfg.gating);
             self.metrics
                 .record_gating(d.class.as_str(), d.rm3, d.rrf_k, d.ambiguity);
@@ -368,7 +370,7 @@ impl Engine {
         // fuse
         let fused = {
             let mut stage = timeline.stage("fuse");
-            let _span = tracing::info_span!("fuse", rrf.k = i64::from(decision.rrf_k)).entered();
+            let _span = HotSpan::start("fuse", [KeyValue::new("rrf.k", i64::from(decision.rrf_k))]);
             let inputs = [
                 ChannelHits {
                     channel: Channel::Dense,
@@ -389,19 +391,19 @@ impl Engine {
         // hydrate
         let findings = {
             let mut stage = timeline.stage("hydrate");
-            let span = tracing::info_span!("hydrate", chunks = fused.len() as i64);
+            let mut span = HotSpan::start("hydrate", [KeyValue::new("chunks", fused.len() as i64)]);
             let ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
             let idx = Arc::clone(&index);
-            let rows = tokio::task::spawn_blocking({
-                let span = span.clone();
-                move || span.in_scope(|| idx.catalog.chunks_by_ids(&ids))
-            })
-            .instrument(span)
-            .await
-            .map_err(|e| SearchError::Internal(e.to_string()))?;
+            let rows = tokio::task::spawn_blocking(move || idx.catalog.chunks_by_ids(&ids))
+                .await
+                .map_err(|e| {
+                    span.fail(format!("hydrate task failed: {e}"));
+                    SearchError::Internal(e.to_string())
+                })?;
             let rows = match rows {
                 Ok(rows) => rows,
                 Err(e) => {
+                    span.fail(e.to_string());
                     stage.fail(e.to_string());
                     return Err(SearchError::Hydrate(e.to_string()));
                 }
@@ -699,68 +701,54 @@ impl Engine {
         let idx = Arc::clone(index);
         let q = query.to_owned();
         let rm3 = decision.rm3;
-        let span = tracing::info_span!(
-            "sparse.search",
-            rm3 = rm3,
-            expansion.terms = tracing::field::Empty
-        );
-        let result = tokio::task::spawn_blocking({
-            let span = span.clone();
-            move || {
-                span.in_scope(
-                    || -> Result<(Vec<(String, f32)>, usize), sparse::SparseError> {
-                        let first = idx.sparse.search(&q, candidates)?;
-                        if !rm3 || first.is_empty() {
-                            return Ok((first, 0));
-                        }
-                        // RM3: one feedback read of the top documents' text
-                        // from the catalog (one query), weighted expansion
-                        // terms interpolated with the original query, one
-                        // second search.
-                        let feedback_ids: Vec<String> = first
-                            .iter()
-                            .take(RM3_FEEDBACK_DOCS)
-                            .map(|(id, _)| id.clone())
-                            .collect();
-                        let Ok(rows) = idx.catalog.chunks_by_ids(&feedback_ids) else {
-                            // Expansion only re-ranks: without feedback the
-                            // first pass stands.
-                            return Ok((first, 0));
-                        };
-                        let mut by_id: HashMap<String, ChunkRecord> =
-                            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
-                        let feedback: Vec<Vec<String>> = feedback_ids
-                            .iter()
-                            .map(|id| {
-                                by_id.remove(id).map_or_else(Vec::new, |r| {
-                                    let mut t = r
-                                        .symbol
-                                        .as_deref()
-                                        .map(text::code_tokens)
-                                        .unwrap_or_default();
-                                    t.extend(text::code_tokens(&r.text));
-                                    t
-                                })
-                            })
-                            .collect();
-                        let query_tokens = text::code_tokens(&q);
-                        let extra = gating::expansion_weights(
-                            &query_tokens,
-                            &feedback,
-                            RM3_EXPANSION_TERMS,
-                        );
-                        if extra.is_empty() {
-                            return Ok((first, 0));
-                        }
-                        let n = extra.len();
-                        let terms =
-                            gating::rm3_query(&query_tokens, &extra, gating::RM3_ORIGINAL_WEIGHT);
-                        Ok((idx.sparse.search_weighted(&terms, candidates)?, n))
-                    },
-                )
-            }
-        })
-        .instrument(span.clone())
+        let mut span = HotSpan::start("sparse.search", [KeyValue::new("rm3", rm3)]);
+        let result = tokio::task::spawn_blocking(
+            move || -> Result<(Vec<(String, f32)>, usize), sparse::SparseError> {
+                let first = idx.sparse.search(&q, candidates)?;
+                if !rm3 || first.is_empty() {
+                    return Ok((first, 0));
+                }
+                // RM3: one feedback read of the top documents' text
+                // from the catalog (one query), weighted expansion
+                // terms interpolated with the original query, one
+                // second search.
+                let feedback_ids: Vec<String> = first
+                    .iter()
+                    .take(RM3_FEEDBACK_DOCS)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let Ok(rows) = idx.catalog.chunks_by_ids(&feedback_ids) else {
+                    // Expansion only re-ranks: without feedback the
+                    // first pass stands.
+                    return Ok((first, 0));
+                };
+                let mut by_id: HashMap<String, ChunkRecord> =
+                    rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+                let feedback: Vec<Vec<String>> = feedback_ids
+                    .iter()
+                    .map(|id| {
+                        by_id.remove(id).map_or_else(Vec::new, |r| {
+                            let mut t = r
+                                .symbol
+                                .as_deref()
+                                .map(text::code_tokens)
+                                .unwrap_or_default();
+                            t.extend(text::code_tokens(&r.text));
+                            t
+                        })
+                    })
+                    .collect();
+                let query_tokens = text::code_tokens(&q);
+                let extra =
+                    gating::expansion_weights(&query_tokens, &feedback, RM3_EXPANSION_TERMS);
+                if extra.is_empty() {
+                    return Ok((first, 0));
+                }
+                let n = extra.len();
+                let terms = gating::rm3_query(&query_tokens, &extra, gating::RM3_ORIGINAL_WEIGHT);
+                Ok((idx.sparse.search_weighted(&terms, candidates)?, n))
+            },
+        )
         .await;
         match result {
             Ok(Ok((hits, expanded))) => {
@@ -771,11 +759,13 @@ impl Engine {
             }
             Ok(Err(e)) => {
                 let msg = format!("BM25 search failed: {e}");
+                span.fail(msg.clone());
                 stage.fail(msg.clone());
                 ChannelResult::degraded("sparse_failed", msg)
             }
             Err(e) => {
                 let msg = format!("BM25 search task failed: {e}");
+                span.fail(msg.clone());
                 stage.fail(msg.clone());
                 ChannelResult::degraded("sparse_failed", msg)
             }

@@ -32,8 +32,10 @@ use faiss::index::ivf_flat::IVFFlatIndexImpl;
 use faiss::index::{ConcurrentIndex, IndexImpl, SearchResult, SearchWithParams};
 use faiss::search_params::SearchParametersIVF;
 use faiss::{Index, MetricType};
+use opentelemetry::KeyValue;
 use serde::{Deserialize, Serialize};
 
+use crate::observability::hot::HotSpan;
 use crate::observability::metrics::{FaissImpl, Metrics};
 
 /// Number of vectors from which [`DenseKind::Auto`] picks HNSW instead of a
@@ -678,20 +680,20 @@ impl DenseIndex {
     /// for HNSW/IVF). Records `faiss_search_latency_seconds{impl="ann"}` in a
     /// `faiss.search` span.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>, DenseError> {
-        let span = tracing::info_span!(
+        let mut span = HotSpan::start(
             "faiss.search",
-            "faiss.index_type" = self.kind.label(),
-            k = k as i64,
-            "impl" = FaissImpl::Ann.as_str(),
-            hits = tracing::field::Empty,
+            [
+                KeyValue::new("faiss.index_type", self.kind.label()),
+                KeyValue::new("k", k as i64),
+                KeyValue::new("impl", FaissImpl::Ann.as_str()),
+            ],
         );
-        let _entered = span.enter();
         let query = self.prepare_query(query)?;
         let start = Instant::now();
         let found = self.search_rows(&query, k, 1);
         self.metrics
             .record_faiss_search(FaissImpl::Ann, start.elapsed());
-        let hits = self.to_ids(found?);
+        let hits = self.to_ids(found.inspect_err(|e| span.fail(e.to_string()))?);
         span.record("hits", hits.len() as i64);
         Ok(hits)
     }
@@ -705,14 +707,15 @@ impl DenseIndex {
         queries: &[Vec<f32>],
         k: usize,
     ) -> Result<Vec<Vec<(String, f32)>>, DenseError> {
-        let span = tracing::info_span!(
+        let _span = HotSpan::start(
             "faiss.search",
-            "faiss.index_type" = self.kind.label(),
-            k = k as i64,
-            "impl" = FaissImpl::Ann.as_str(),
-            queries = queries.len() as i64,
+            [
+                KeyValue::new("faiss.index_type", self.kind.label()),
+                KeyValue::new("k", k as i64),
+                KeyValue::new("impl", FaissImpl::Ann.as_str()),
+                KeyValue::new("queries", queries.len() as i64),
+            ],
         );
-        let _entered = span.enter();
         let want = k.min(self.len());
         // Tombstoned rows are skipped: ask for more (one round; a batch may
         // then return fewer than `k` when many neighbours were deleted).
@@ -776,21 +779,21 @@ impl DenseIndex {
         k: usize,
         factor: usize,
     ) -> Result<Vec<(String, f32)>, DenseError> {
-        let span = tracing::info_span!(
+        let mut span = HotSpan::start(
             "faiss.search",
-            "faiss.index_type" = self.kind.label(),
-            k = k as i64,
-            "impl" = FaissImpl::AnnRefine.as_str(),
-            refine_factor = factor as i64,
-            hits = tracing::field::Empty,
+            [
+                KeyValue::new("faiss.index_type", self.kind.label()),
+                KeyValue::new("k", k as i64),
+                KeyValue::new("impl", FaissImpl::AnnRefine.as_str()),
+                KeyValue::new("refine_factor", factor as i64),
+            ],
         );
-        let _entered = span.enter();
         let query = self.prepare_query(query)?;
         let start = Instant::now();
         let refined = self.refined_rows(&query, k, factor.max(1));
         self.metrics
             .record_faiss_search(FaissImpl::AnnRefine, start.elapsed());
-        let hits = self.to_ids(refined?);
+        let hits = self.to_ids(refined.inspect_err(|e| span.fail(e.to_string()))?);
         span.record("hits", hits.len() as i64);
         Ok(hits)
     }
