@@ -1,11 +1,15 @@
-//! End-to-end search (issue 5): p50/p95 on a generated index (≥100k chunks
-//! under `cargo bench`), and the telemetry overhead ratio: the same searches
-//! with the real SDK providers (tracing → OTel spans through the batch
-//! processor into an exporter that drops them, metrics into the Prometheus
-//! exporter) vs no subscriber and no-op instruments. Both measured in this
-//! one run.
+//! End-to-end search (issue 5, 16): p50/p95 on a generated index (≥100k
+//! chunks under `cargo bench`), and the telemetry overhead: the same
+//! searches with the real SDK providers (spans through the batch processor
+//! into an exporter that drops them, metrics into the Prometheus exporter)
+//! vs no subscriber and no-op instruments. Criterion measures each side
+//! (`search/e2e_noop_telemetry`, `search/e2e_real_telemetry`, one after the
+//! other); the overhead figure alternates the two sides round by round in
+//! this one process and takes the median of the per-round ratios (written
+//! with the percentiles to `<criterion dir>/search_figures.json` for
+//! `bench-report`).
 //!
-//! `cargo bench -p codeintel-benches --bench search`
+//! `cargo bench -p codeintel-benches --profile dev --bench search`
 
 // A bench that cannot set up its corpus has nothing to measure: fail loudly.
 #![allow(clippy::expect_used)]
@@ -13,7 +17,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codeintel_benches::{generate_repo, percentile, size};
+use codeintel_benches::{
+    SplitMix, bench_mode, criterion_dir, generate_repo, merge_json, percentile, size,
+};
 use codeintel_server::diagnostics::timeline::Timeline;
 use codeintel_server::embed::Embedder;
 use codeintel_server::embed::stub::HashEmbedder;
@@ -120,10 +126,9 @@ fn search(c: &mut Criterion) {
         samples.push(t.elapsed().as_secs_f64() * 1e3);
     }
     samples.sort_by(f64::total_cmp);
+    let (p50, p95) = (percentile(&samples, 50.0), percentile(&samples, 95.0));
     println!(
-        "search/e2e_latency_ms: p50 {:.2} p95 {:.2} (n={})",
-        percentile(&samples, 50.0),
-        percentile(&samples, 95.0),
+        "search/e2e_latency_ms: p50 {p50:.2} p95 {p95:.2} (n={})",
         samples.len()
     );
 
@@ -140,45 +145,157 @@ fn search(c: &mut Criterion) {
     });
     g.finish();
 
-    // One iteration = the six queries once each: every iteration does the
-    // same work, so the spread measures the machine, not the query mix, and
-    // the noop/real ratio can resolve a few percent.
-    let mut g = c.benchmark_group("search");
-    g.measurement_time(Duration::from_secs(12)).sample_size(20);
-    g.bench_function("e2e_noop_telemetry", |b| {
-        b.iter(|| {
+    // Real telemetry as it ships: spans through the batch processor (the
+    // OTLP path's) into an exporter that drops the batches, metrics into the
+    // Prometheus exporter. Its subscriber is the default of a runtime of its
+    // own (every worker and blocking-pool thread, so the spans made on the
+    // blocking pool — FAISS, BM25, DuckDB — are recorded) and of the bench
+    // thread while it drives that runtime; the no-op side runs on a runtime
+    // with no subscriber at all. So both sides live in one process and can
+    // alternate.
+    let telemetry = testing::batch_discarding("bench-search");
+    let real = engine(&data, &telemetry.metrics);
+    let dispatch = tracing::Dispatch::new(telemetry.subscriber());
+    let rt_real = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start({
+            let d = dispatch.clone();
+            // The guard would restore the previous default when dropped;
+            // these threads keep this one for their lifetime.
+            move || std::mem::forget(tracing::dispatcher::set_default(&d))
+        })
+        .build()
+        .expect("runtime");
+    let six_noop = || {
+        for q in QUERIES {
+            rt.block_on(noop.search(q, 10, false, &Timeline::new()))
+                .expect("search");
+        }
+    };
+    let six_real = || {
+        tracing::dispatcher::with_default(&dispatch, || {
             for q in QUERIES {
-                rt.block_on(noop.search(q, 10, false, &Timeline::new()))
+                rt_real
+                    .block_on(async {
+                        let span = tracing::info_span!("POST /v1/search");
+                        tracing::Instrument::instrument(
+                            real.search(q, 10, false, &Timeline::new()),
+                            span,
+                        )
+                        .await
+                    })
                     .expect("search");
             }
         });
-    });
+    };
 
-    // Spans as they ship: the batch processor (the OTLP path's) into an
-    // exporter that drops the batches.
-    let telemetry = testing::batch_discarding("bench-search");
-    let real = engine(&data, &telemetry.metrics);
-    // Global, so spans made on the blocking pool (FAISS, BM25, DuckDB) are
-    // recorded too; set only now that the no-op measurement is done.
-    tracing::subscriber::set_global_default(telemetry.subscriber()).expect("subscriber");
-    g.bench_function("e2e_real_telemetry", |b| {
-        b.iter(|| {
-            for q in QUERIES {
-                rt.block_on(async {
-                    let span = tracing::info_span!("POST /v1/search");
-                    tracing::Instrument::instrument(
-                        real.search(q, 10, false, &Timeline::new()),
-                        span,
-                    )
-                    .await
-                })
-                .expect("search");
-            }
-        });
-    });
+    // One iteration = the six queries once each: every iteration does the
+    // same work, so the spread measures the machine, not the query mix.
+    let mut g = c.benchmark_group("search");
+    g.measurement_time(Duration::from_secs(12)).sample_size(20);
+    g.bench_function("e2e_noop_telemetry", |b| b.iter(six_noop));
+    g.bench_function("e2e_real_telemetry", |b| b.iter(six_real));
     g.finish();
+
+    // The overhead figure: the two sides alternated round by round (the
+    // order flipped every round), so a drift of the machine hits both; the
+    // ratio of each round's pair, then their median with a bootstrap CI.
+    let rounds = size(60, 4);
+    let (mut noop_ms, mut real_ms, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    for round in 0..rounds {
+        let (n, r) = if round % 2 == 0 {
+            let n = time(&six_noop);
+            (n, time(&six_real))
+        } else {
+            let r = time(&six_real);
+            (time(&six_noop), r)
+        };
+        noop_ms.push(n);
+        real_ms.push(r);
+        ratios.push(r / n);
+    }
+    // The real side did record (a guard against measuring two no-ops).
+    assert!(
+        telemetry
+            .registry
+            .render()
+            .contains("codeintel_faiss_search_latency_seconds_count"),
+        "the real-telemetry side recorded no FAISS latency"
+    );
+    let overhead = paired_summary(&noop_ms, &real_ms, &ratios);
+    println!(
+        "search/telemetry_overhead_paired: {:+.2} % (95 % CI {:+.2} … {:+.2} %), {} rounds of 6 queries; \
+         medians noop {:.2} ms, real {:.2} ms",
+        (overhead.ratio - 1.0) * 100.0,
+        (overhead.ci.0 - 1.0) * 100.0,
+        (overhead.ci.1 - 1.0) * 100.0,
+        rounds,
+        overhead.noop_median_ms,
+        overhead.real_median_ms,
+    );
+    if bench_mode() {
+        let mut side = serde_json::Map::new();
+        side.insert(
+            "telemetry_overhead".to_owned(),
+            serde_json::json!({
+                "ratio_median": overhead.ratio,
+                "ratio_ci95": [overhead.ci.0, overhead.ci.1],
+                "rounds": rounds,
+                "queries_per_round": QUERIES.len(),
+                "noop_median_ms": overhead.noop_median_ms,
+                "real_median_ms": overhead.real_median_ms,
+            }),
+        );
+        side.insert(
+            "e2e_latency".to_owned(),
+            serde_json::json!({
+                "chunks": chunks, "p50_ms": p50, "p95_ms": p95, "n": samples.len(),
+                "embedder": "in-process 384-d hash (zero-cost)", "telemetry": "no-op",
+            }),
+        );
+        let path = criterion_dir().join("search_figures.json");
+        merge_json(&path, side).expect("write search_figures.json");
+        println!("wrote {}", path.display());
+    }
 }
 
-// by_size first: `search` installs a global subscriber for its real-telemetry half.
+struct Paired {
+    ratio: f64,
+    ci: (f64, f64),
+    noop_median_ms: f64,
+    real_median_ms: f64,
+}
+
+/// The median of the per-round ratios and a 95 % bootstrap CI of it
+/// (2,000 resamples, a fixed seed), with each side's median time.
+fn paired_summary(noop_ms: &[f64], real_ms: &[f64], ratios: &[f64]) -> Paired {
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        percentile(&v, 50.0)
+    };
+    let mut rng = SplitMix::new(16);
+    let mut medians: Vec<f64> = (0..2000)
+        .map(|_| {
+            let resample: Vec<f64> = (0..ratios.len())
+                .map(|_| ratios[(rng.next_u64() % ratios.len() as u64) as usize])
+                .collect();
+            median(&resample)
+        })
+        .collect();
+    medians.sort_by(f64::total_cmp);
+    Paired {
+        ratio: median(ratios),
+        ci: (percentile(&medians, 2.5), percentile(&medians, 97.5)),
+        noop_median_ms: median(noop_ms),
+        real_median_ms: median(real_ms),
+    }
+}
+
 criterion_group!(benches, by_size, search);
 criterion_main!(benches);

@@ -96,6 +96,10 @@ fn write_report(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
     };
     let embed_agreement =
         read_side(dir, "embed_agreement.json").and_then(|t| serde_json::from_str(&t).ok());
+    let search_figures = match read_side(dir, "search_figures.json") {
+        Some(t) => Some(report::parse_search_figures(&t)?),
+        None => None,
+    };
     let out_dir = out.parent().map(PathBuf::from).unwrap_or_default();
     let mut plots = Vec::new();
     let pts = latency_recall_points(&est, &recalls);
@@ -121,6 +125,7 @@ fn write_report(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
         lint_peer,
         search_peer,
         index_runs,
+        search_figures,
     };
     std::fs::write(out, render(&est, &extras))
         .with_context(|| format!("writing {}", out.display()))?;
