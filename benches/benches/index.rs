@@ -2,7 +2,9 @@
 //! and of an incremental build after one file changed, sparse-only (walk +
 //! chunk + catalog + BM25) and with a zero-cost 384-d embedder (the dense
 //! index built too), at 1k and 10k generated files (100k with
-//! `CODEINTEL_BENCH_INDEX_100K=1`; test mode: 50 files). Each build runs
+//! `CODEINTEL_BENCH_INDEX_100K=1`; any sizes with
+//! `CODEINTEL_BENCH_INDEX_SIZES=100000`, modes with
+//! `CODEINTEL_BENCH_INDEX_MODES=sparse`; test mode: 50 files). Each build runs
 //! once per size and mode (a 10k build takes seconds to minutes: criterion's
 //! ten samples would take too long); the figures go to stdout and, under
 //! `cargo bench`, to `<criterion dir>/index_throughput.json`, which
@@ -36,11 +38,39 @@ fn sizes() -> Vec<usize> {
     if !bench_mode() {
         return vec![50];
     }
+    if let Some(list) = env_list("CODEINTEL_BENCH_INDEX_SIZES") {
+        return list
+            .iter()
+            .map(|s| {
+                s.parse().unwrap_or_else(|_| {
+                    panic!("CODEINTEL_BENCH_INDEX_SIZES: `{s}` is not a file count")
+                })
+            })
+            .collect();
+    }
     let mut v = vec![1_000, 10_000];
     if std::env::var("CODEINTEL_BENCH_INDEX_100K").as_deref() == Ok("1") {
         v.push(100_000);
     }
     v
+}
+
+/// Whether `mode` (`sparse`, `hash384`) runs: all unless
+/// `CODEINTEL_BENCH_INDEX_MODES` lists some.
+fn mode_on(mode: &str) -> bool {
+    env_list("CODEINTEL_BENCH_INDEX_MODES").is_none_or(|l| l.iter().any(|m| m == mode))
+}
+
+/// A comma-separated list from the environment, when set and not empty.
+fn env_list(var: &str) -> Option<Vec<String>> {
+    let v = std::env::var(var).ok()?;
+    let list: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!list.is_empty()).then_some(list)
 }
 
 /// A cold build into a fresh data folder, then an incremental one after
@@ -101,6 +131,9 @@ fn indexing(c: &mut Criterion) {
             ("hash384", Some(Arc::new(HashEmbedder::new(384)))),
         ];
         for (n, (mode, embedder)) in modes.into_iter().enumerate() {
+            if !mode_on(mode) {
+                continue;
+            }
             let run = cold_and_incremental(
                 &rt,
                 repo.path(),
@@ -138,7 +171,10 @@ fn indexing(c: &mut Criterion) {
 
     // The part that scales with the repository but must not read content:
     // the walk with its stat-based change check.
-    let repo = walk_repo.expect("a repository for the walk bench");
+    // (Only when the 10k repository was built in this run.)
+    let Some(repo) = walk_repo else {
+        return;
+    };
     let mut g = c.benchmark_group("index");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     g.bench_function("walk_and_stat", |b| {

@@ -4,8 +4,8 @@
 //! into an exporter that drops them, metrics into the Prometheus exporter)
 //! vs no subscriber and no-op instruments. Criterion measures each side
 //! (`search/e2e_noop_telemetry`, `search/e2e_real_telemetry`, one after the
-//! other); the overhead figure alternates the two sides round by round in
-//! this one process and takes the median of the per-round ratios (written
+//! other); the overhead figure alternates the two sides search by search in
+//! this one process and takes the geometric mean of the per-pair ratios (written
 //! with the percentiles to `<criterion dir>/search_figures.json` for
 //! `bench-report`).
 //!
@@ -197,27 +197,47 @@ fn search(c: &mut Criterion) {
     g.bench_function("e2e_real_telemetry", |b| b.iter(six_real));
     g.finish();
 
-    // The overhead figure: the two sides alternated round by round (the
-    // order flipped every round), so a drift of the machine hits both; the
-    // ratio of each round's pair, then their median with a bootstrap CI.
-    let rounds = size(60, 4);
+    // The overhead figure: the two sides alternated query by query (the
+    // order flipped every pair), so a drift of the machine hits both sides
+    // of a pair alike; the ratio of each pair, then their geometric mean
+    // with a bootstrap CI, and each side's total.
+    let rounds = size(100, 2);
     let (mut noop_ms, mut real_ms, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let time = |f: &dyn Fn()| {
+    let one_noop = |q: &str| {
         let t = Instant::now();
-        f();
+        rt.block_on(noop.search(q, 10, false, &Timeline::new()))
+            .expect("search");
         t.elapsed().as_secs_f64() * 1e3
     };
+    let one_real = |q: &str| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let t = Instant::now();
+            rt_real
+                .block_on(async {
+                    let span = tracing::info_span!("POST /v1/search");
+                    tracing::Instrument::instrument(
+                        real.search(q, 10, false, &Timeline::new()),
+                        span,
+                    )
+                    .await
+                })
+                .expect("search");
+            t.elapsed().as_secs_f64() * 1e3
+        })
+    };
     for round in 0..rounds {
-        let (n, r) = if round % 2 == 0 {
-            let n = time(&six_noop);
-            (n, time(&six_real))
-        } else {
-            let r = time(&six_real);
-            (time(&six_noop), r)
-        };
-        noop_ms.push(n);
-        real_ms.push(r);
-        ratios.push(r / n);
+        for (i, q) in QUERIES.iter().enumerate() {
+            let (n, r) = if (round + i) % 2 == 0 {
+                let n = one_noop(q);
+                (n, one_real(q))
+            } else {
+                let r = one_real(q);
+                (one_noop(q), r)
+            };
+            noop_ms.push(n);
+            real_ms.push(r);
+            ratios.push(r / n);
+        }
     }
     // The real side did record (a guard against measuring two no-ops).
     assert!(
@@ -229,14 +249,16 @@ fn search(c: &mut Criterion) {
     );
     let overhead = paired_summary(&noop_ms, &real_ms, &ratios);
     println!(
-        "search/telemetry_overhead_paired: {:+.2} % (95 % CI {:+.2} … {:+.2} %), {} rounds of 6 queries; \
-         medians noop {:.2} ms, real {:.2} ms",
+        "search/telemetry_overhead_paired: {:+.2} % (95 % CI {:+.2} … {:+.2} %), {} pairs; \
+         medians noop {:.3} ms, real {:.3} ms; totals noop {:.0} ms, real {:.0} ms",
         (overhead.ratio - 1.0) * 100.0,
         (overhead.ci.0 - 1.0) * 100.0,
         (overhead.ci.1 - 1.0) * 100.0,
-        rounds,
+        ratios.len(),
         overhead.noop_median_ms,
         overhead.real_median_ms,
+        noop_ms.iter().sum::<f64>(),
+        real_ms.iter().sum::<f64>(),
     );
     if bench_mode() {
         let mut side = serde_json::Map::new();
@@ -245,8 +267,8 @@ fn search(c: &mut Criterion) {
             serde_json::json!({
                 "ratio_median": overhead.ratio,
                 "ratio_ci95": [overhead.ci.0, overhead.ci.1],
-                "rounds": rounds,
-                "queries_per_round": QUERIES.len(),
+                "rounds": ratios.len(),
+                "queries_per_round": 1,
                 "noop_median_ms": overhead.noop_median_ms,
                 "real_median_ms": overhead.real_median_ms,
             }),
@@ -271,27 +293,31 @@ struct Paired {
     real_median_ms: f64,
 }
 
-/// The median of the per-round ratios and a 95 % bootstrap CI of it
-/// (2,000 resamples, a fixed seed), with each side's median time.
+/// The geometric mean of the per-pair ratios (the order within a pair
+/// alternates, and a "second run is warmer" effect multiplies one way in
+/// half the pairs and the other way in the rest: the geometric mean cancels
+/// it, a median would not), a 95 % bootstrap CI of it (2,000 resamples, a
+/// fixed seed), and each side's median time.
 fn paired_summary(noop_ms: &[f64], real_ms: &[f64], ratios: &[f64]) -> Paired {
     let median = |v: &[f64]| {
         let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         percentile(&v, 50.0)
     };
+    let geomean = |v: &[f64]| (v.iter().map(|r| r.ln()).sum::<f64>() / v.len() as f64).exp();
     let mut rng = SplitMix::new(16);
-    let mut medians: Vec<f64> = (0..2000)
+    let mut means: Vec<f64> = (0..2000)
         .map(|_| {
             let resample: Vec<f64> = (0..ratios.len())
                 .map(|_| ratios[(rng.next_u64() % ratios.len() as u64) as usize])
                 .collect();
-            median(&resample)
+            geomean(&resample)
         })
         .collect();
-    medians.sort_by(f64::total_cmp);
+    means.sort_by(f64::total_cmp);
     Paired {
-        ratio: median(ratios),
-        ci: (percentile(&medians, 2.5), percentile(&medians, 97.5)),
+        ratio: geomean(ratios),
+        ci: (percentile(&means, 2.5), percentile(&means, 97.5)),
         noop_median_ms: median(noop_ms),
         real_median_ms: median(real_ms),
     }
