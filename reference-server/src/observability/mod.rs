@@ -3,12 +3,14 @@
 //! [`init_otel`] builds the resource, the tracer, meter and logger providers,
 //! starts the Prometheus scrape listener and installs the `tracing`
 //! subscriber that bridges spans and events into OTel. Everything else in the
-//! crate only *uses* telemetry: `tracing` spans and events, and the typed
-//! instruments of [`metrics::Metrics`] passed to it explicitly.
+//! crate only *uses* telemetry: `tracing` spans and events, [`hot::HotSpan`]
+//! for the search's leaf spans, and the typed instruments of
+//! [`metrics::Metrics`] passed to it explicitly.
 //!
 //! Signals and where they go:
 //! - traces: `tracing` spans → `tracing-opentelemetry` → OTLP http/protobuf
 //!   when an endpoint is configured (or an in-memory exporter for tests);
+//!   hot-path leaf spans straight through the OTel API to the same tracer;
 //! - logs: `tracing` events → `opentelemetry-appender-tracing` → OTLP (and a
 //!   human `fmt` layer on stderr), carrying the current span's trace context;
 //! - metrics: OTel instruments → `opentelemetry-prometheus` → a registry
