@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod contract;
 pub mod drive;
 pub mod fixtures;
 pub mod gate;

@@ -7,35 +7,11 @@ use super::{CheckResult, capped, excerpt, num, query_texts};
 use crate::observe::{Observations, Scrape, steps};
 use crate::scrape::{self, Exposition, Format, Histogram, MetricType, Suffix};
 
-/// The contract's latency buckets B (`+Inf` included).
-pub const BUCKETS_B: [f64; 11] = [
-    0.001,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    f64::INFINITY,
-];
-
-const EMBED_LATENCY: &str = "codeintel_embed_latency_seconds";
-const FAISS_LATENCY: &str = "codeintel_faiss_search_latency_seconds";
-const DUCKDB_EXECUTE: &str = "codeintel_duckdb_execute_seconds";
-const GATING_DECISIONS: &str = "codeintel_gating_decisions_total";
-const GATING_RRF_K: &str = "codeintel_gating_rrf_k";
-const QUERY_AMBIGUITY: &str = "codeintel_query_ambiguity";
-const EMBED_BATCH_SIZE: &str = "codeintel_embed_batch_size";
-
-/// The values of `impl` on the FAISS histogram (registry `codeintel.faiss.impl`).
-pub const FAISS_IMPLS: [&str; 2] = ["ann", "ann+refine"];
-/// The values of `class` on the gating counter (registry `class`).
-pub const GATING_CLASSES: [&str; 4] = ["identifier", "code", "nl", "mixed"];
-/// The values of `rm3` on the gating counter (a boolean as label text).
-pub const RM3_VALUES: [&str; 2] = ["true", "false"];
+pub use crate::contract::{BUCKETS_B, FAISS_IMPLS, GATING_CLASSES, RM3_VALUES};
+use crate::contract::{
+    DUCKDB_EXECUTE, EMBED_BATCH_SIZE, EMBED_LATENCY, FAISS_LATENCY, GATING_DECISIONS, GATING_RRF_K,
+    QUERY_AMBIGUITY,
+};
 
 // ---------------------------------------------------------------------------
 // Getting a parsed scrape.
