@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use crate::mcp_suite::{self, McpSuiteSetting};
 use crate::observe::{
     HttpExchange, LintFinding, LintOutcome, McpExchange, McpSuiteOutcome, McpSuiteState,
-    Observations, PhaseTiming, Scrape, ToolRun, steps,
+    Observations, Scrape, ToolRun, steps,
 };
 use crate::peers::Peers;
 use crate::peers::embeddings::{EmbeddingsConfig, Mode};
@@ -276,7 +276,7 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
             return;
         }
     };
-    push_phase(obs, "start_peers", phase);
+    obs.push_phase("start_peers", phase);
 
     if !cfg.repo.is_dir() {
         obs.harness_errors.push(format!(
@@ -325,7 +325,7 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
     // start SUT
     let phase = Instant::now();
     let started = start_sut(sut, &mut env, &peers, cfg, obs).await;
-    push_phase(obs, "start_sut", phase);
+    obs.push_phase("start_sut", phase);
 
     let phase_drive = Instant::now();
     if let Err(e) = started {
@@ -335,7 +335,7 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
         let mut driver = Driver::new(sut, &peers, &env, cfg, obs, phase);
         driver.run().await;
     }
-    push_phase(obs, "drive", phase_drive);
+    obs.push_phase("drive", phase_drive);
 
     obs.drive_ended_unix_nano = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -347,7 +347,7 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
         let phase = Instant::now();
         obs.mcp_suite = run_mcp_suite(cfg, &format!("{}/mcp", env.http_base())).await;
         if obs.mcp_suite.state == McpSuiteState::Ran {
-            push_phase(obs, "mcp_suite", phase);
+            obs.push_phase("mcp_suite", phase);
         }
     }
 
@@ -382,7 +382,7 @@ pub async fn drive_into(sut: &mut dyn Sut, cfg: &DriveConfig, obs: &mut Observat
     }
     obs.spans.truncate(limits.max_spans);
     obs.logs.truncate(limits.max_logs);
-    push_phase(obs, "collect", phase);
+    obs.push_phase("collect", phase);
     drop(data);
 }
 
@@ -420,13 +420,6 @@ pub async fn run_mcp_suite(cfg: &DriveConfig, url: &str) -> McpSuiteOutcome {
         note: suite.describe(),
         scenarios,
     }
-}
-
-fn push_phase(obs: &mut Observations, phase: &str, since: Instant) {
-    obs.phases.push(PhaseTiming {
-        phase: phase.to_owned(),
-        millis: since.elapsed().as_millis() as u64,
-    });
 }
 
 /// Start the SUT, opening the gate if it holds an embeddings request and does

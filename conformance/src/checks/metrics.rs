@@ -16,16 +16,10 @@ use crate::contract::{
 // ---------------------------------------------------------------------------
 // Getting a parsed scrape.
 
-/// Parses one scrape (the format from its `Content-Type`, else detected).
+/// Parses one scrape (the format from its `Content-Type`, else detected);
+/// [`Scrape::parse`], under the name this module published.
 pub fn parse_scrape(s: &Scrape) -> Result<Exposition, scrape::ParseError> {
-    match s
-        .content_type
-        .as_deref()
-        .and_then(Format::from_content_type)
-    {
-        Some(format) => scrape::parse_as(&s.body, format),
-        None => scrape::parse(&s.body),
-    }
+    s.parse()
 }
 
 fn answered(s: &Scrape) -> bool {

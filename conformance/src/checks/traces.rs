@@ -37,17 +37,6 @@ pub fn is_faiss_span(s: &SpanRecord) -> bool {
             .any(|k| attr_str(s, k).is_some_and(|v| v.eq_ignore_ascii_case("faiss")))
 }
 
-fn kind_word(k: SpanKind) -> &'static str {
-    match k {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
-}
-
 fn no_spans_message(obs: &Observations) -> String {
     let mut msg = "no spans were received: export traces over OTLP/HTTP to \
                    OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -124,7 +113,7 @@ pub fn render_tree(obs: &Observations, trace_id: &str) -> Vec<String> {
             "{}{} [{}] {}",
             "  ".repeat(depth),
             s.name,
-            kind_word(s.kind),
+            s.kind.as_str(),
             s.span_id
         );
         if s.status == StatusCode::Error {
@@ -228,7 +217,7 @@ fn tool_call<'a>(
         .with_evidence(capped(
             obs.spans
                 .iter()
-                .map(|s| format!("{} [{}] trace {}", s.name, kind_word(s.kind), s.trace_id)),
+                .map(|s| format!("{} [{}] trace {}", s.name, s.kind.as_str(), s.trace_id)),
             20,
         ))),
     }
@@ -261,7 +250,7 @@ pub fn trc_001(obs: &Observations) -> CheckResult {
                 "the /readyz span `{}` has kind {}, expected server: open HTTP request spans with \
                  SpanKind::Server",
                 s.name,
-                kind_word(s.kind)
+                s.kind.as_str()
             ),
         );
     }
