@@ -5,7 +5,8 @@ Usage: scripts/module-cycles.py [SRC_DIR ...]   (default: conformance/src)
 
 Each `.rs` file under SRC_DIR is a module (`mod.rs` is its folder's module).
 A module *uses* another when its non-test code names it through `crate::` or
-`super::` (in `use` lines or in paths). A parent and its own children may
+`super::` (in `use` lines or in paths); a name a module re-exports from a
+child (`pub use child::*`) counts as a use of that child. A parent and its own children may
 use each other (a `mod.rs` registering its children, a child taking the
 parent's types): that is one module's inside. Every other edge is lifted to
 the two siblings under the lowest common parent (`checks::mcp` using
@@ -49,8 +50,30 @@ def code_without_tests(text):
     return text
 
 
-def targets(mod, text, known):
+ITEM = re.compile(
+    r"^(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:const\s+fn|fn|struct|enum|const|static|type|trait|macro_rules!)\s+([A-Za-z_][A-Za-z0-9_]*)",
+    re.M,
+)
+GLOB = re.compile(r"^pub(?:\([^)]*\))?\s+use\s+(?:self::)?([a-z_][a-z0-9_]*)::\*;", re.M)
+
+
+def definer(mod, name, defined, globs, depth=0):
+    """The module that defines `name` as seen from `mod`: `mod` itself, or a
+    child whose items `mod` re-exports with `pub use child::*`."""
+    if name in defined.get(mod, ()) or depth > 8:
+        return mod
+    for child in globs.get(mod, ()):
+        sub = mod + (child,)
+        found = definer(sub, name, defined, globs, depth + 1)
+        if found != sub or name in defined.get(sub, ()):
+            return found
+    return mod
+
+
+def targets(mod, text, known, defined=None, globs=None):
     """The modules `mod` names through crate:: / super:: paths."""
+    defined = defined or {}
+    globs = globs or {}
     out = set()
     for m in PATH.finditer(text):
         root, rest = m.group(1), m.group(2)
@@ -69,12 +92,16 @@ def targets(mod, text, known):
         for h in heads:
             path = base
             best = base
-            for s in h:
+            rest = []
+            for i, s in enumerate(h):
                 path = path + (s,)
                 if path in known:
                     best = path
                 else:
+                    rest = h[i:]
                     break
+            if rest:
+                best = definer(best, rest[0], defined, globs)
             out.add(best)
     out.discard(mod)
     return out
@@ -131,10 +158,15 @@ def main(argv):
     for src in srcs:
         known = modules(src)
         edges, why = {}, {}
+        texts, defined, globs = {}, {}, {}
         for mod, path in known.items():
             with open(path, encoding="utf-8") as f:
-                text = code_without_tests(f.read())
-            for t in targets(mod, text, known):
+                texts[mod] = code_without_tests(f.read())
+            defined[mod] = set(ITEM.findall(texts[mod]))
+            globs[mod] = GLOB.findall(texts[mod])
+        for mod in known:
+            text = texts[mod]
+            for t in targets(mod, text, known, defined, globs):
                 pair = lift(mod, t)
                 if pair is None:
                     continue

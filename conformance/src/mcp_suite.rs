@@ -314,9 +314,7 @@ pub fn parse_checks(json: &str) -> Result<Vec<McpSuiteCheck>, McpSuiteError> {
             description: c.description,
             status: c.status.to_ascii_uppercase(),
             error_message: c.error_message,
-            details: c
-                .details
-                .map(|d| crate::text::excerpt(&d.to_string(), 300)),
+            details: c.details.map(|d| crate::text::excerpt(&d.to_string(), 300)),
         })
         .collect())
 }

@@ -17,9 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::observe::{
-    AttrValue, Attributes, LogRecord, Observations, SpanRecord, StatusCode,
-};
+use crate::observe::{AttrValue, Attributes, LogRecord, Observations, SpanRecord, StatusCode};
 use crate::scrape::{self, MetricType};
 
 /// The `format` field of every snapshot this version writes.

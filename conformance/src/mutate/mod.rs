@@ -454,14 +454,21 @@ mod tests {
                         | ScrapeEdit::ScaleSum { family, .. }
                         | ScrapeEdit::Freeze { family } => family,
                     };
-                    assert!(contract::METRICS.contains(&family), "{}: {family}", o.name());
+                    assert!(
+                        contract::METRICS.contains(&family),
+                        "{}: {family}",
+                        o.name()
+                    );
                 }
                 Effect::Plant(_) => assert!(o.target().starts_with("LNT-"), "{}", o.name()),
                 Effect::Spans(_) => assert!(o.target().starts_with("TRC-"), "{}", o.name()),
                 Effect::App(_) | Effect::EmbedRequestsWithoutTraceparent => {}
             }
             assert_eq!(o.plant().is_some(), matches!(o.effect(), Effect::Plant(_)));
-            assert_eq!(o.span_edit().is_some(), matches!(o.effect(), Effect::Spans(_)));
+            assert_eq!(
+                o.span_edit().is_some(),
+                matches!(o.effect(), Effect::Spans(_))
+            );
         }
         assert_eq!(Operator::FaissShiftBuckets.span_edit(), None);
         assert_eq!(

@@ -313,10 +313,7 @@ async fn rewrite_answer(
     };
     let family = match edit {
         ScrapeEdit::ContentType(content_type) => {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type),
-            );
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             return bytes;
         }
         ScrapeEdit::DropLabel { family, .. }
