@@ -4,11 +4,8 @@
 use std::time::Instant;
 
 use base64::Engine as _;
-use futures::StreamExt as _;
-use rmcp::ServiceExt as _;
 use serde_json::{Value, json};
 
-use crate::mcp_suite;
 use crate::observe::{HttpExchange, Scrape};
 use crate::peers::embeddings::Mode;
 use crate::sut::process::error_chain;

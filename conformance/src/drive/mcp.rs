@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use base64::Engine as _;
 use futures::StreamExt as _;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
@@ -19,7 +18,7 @@ use crate::mcp_suite::{self, McpSuiteSetting};
 use crate::observe::{McpExchange, McpSuiteOutcome, McpSuiteState, steps};
 use crate::sut::process::error_chain;
 
-use super::{DriveConfig, Driver, MCP_PROTOCOL_VERSION, Target, Traceparent, drive};
+use super::{DriveConfig, Driver, MCP_PROTOCOL_VERSION, Target, Traceparent};
 
 /// Runs every scenario of [`mcp_suite::SCENARIOS`] against `url`,
 /// `cfg.mcp_parallel` at a time, each bounded by `cfg.mcp_scenario_timeout`;

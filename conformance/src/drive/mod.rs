@@ -18,12 +18,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use futures::StreamExt as _;
-use rmcp::ServiceExt as _;
 use rmcp::model::ProtocolVersion;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::mcp_suite::{self, McpSuiteSetting};
 use crate::observe::{LintFinding, LintOutcome, McpSuiteState, Observations, ToolRun};
@@ -36,7 +32,6 @@ mod mcp;
 mod scenario;
 pub use self::http::*;
 pub use mcp::*;
-pub use scenario::*;
 
 /// The MCP protocol version the harness speaks.
 pub const MCP_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;

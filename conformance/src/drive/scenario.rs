@@ -4,12 +4,6 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use futures::StreamExt as _;
-use rmcp::ServiceExt as _;
-use serde_json::json;
-
-use crate::mcp_suite;
 use crate::observe::{HttpExchange, Observations, ToolRun, steps};
 use crate::peers::Peers;
 use crate::peers::embeddings::Mode;

@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 
 mod parser;
-pub use parser::*;
+use parser::Parser;
 
 /// Which text format an exposition is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -605,14 +605,15 @@ pub fn synthetic_exposition(series: usize) -> String {
 mod tests {
     use super::*;
 
-    const GOOD: &str = include_str!("../../fixtures/expositions/good.prom");
-    const GOOD_OM: &str = include_str!("../../fixtures/expositions/good_openmetrics.txt");
+    const GOOD: &str = include_str!("../../../fixtures/expositions/good.prom");
+    const GOOD_OM: &str = include_str!("../../../fixtures/expositions/good_openmetrics.txt");
     const DEFAULT_BUCKETS: &str =
-        include_str!("../../fixtures/expositions/bad_default_buckets.prom");
-    const NO_PREFIX: &str = include_str!("../../fixtures/expositions/bad_missing_prefix.prom");
-    const DOUBLE_UNIT: &str = include_str!("../../fixtures/expositions/bad_seconds_seconds.prom");
-    const GARBAGE: &str = include_str!("../../fixtures/expositions/bad_garbage.prom");
-    const HTML: &str = include_str!("../../fixtures/expositions/bad_html.prom");
+        include_str!("../../../fixtures/expositions/bad_default_buckets.prom");
+    const NO_PREFIX: &str = include_str!("../../../fixtures/expositions/bad_missing_prefix.prom");
+    const DOUBLE_UNIT: &str =
+        include_str!("../../../fixtures/expositions/bad_seconds_seconds.prom");
+    const GARBAGE: &str = include_str!("../../../fixtures/expositions/bad_garbage.prom");
+    const HTML: &str = include_str!("../../../fixtures/expositions/bad_html.prom");
 
     const B: [f64; 11] = [
         0.001,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{
     Exemplar, Exposition, Family, Format, Label, MetricType, ParseError, ParseErrorKind, Sample,
-    Suffix, parse, parse_float,
+    Suffix, parse_float,
 };
 
 pub(super) struct Parser<'a> {

@@ -2,14 +2,14 @@
 //! decisions, rrf_k and ambiguity, batch sizes, failed embed calls).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, capped, num};
 use crate::contract::{
-    EMBED_BATCH_SIZE, EMBED_LATENCY, GATING_DECISIONS, GATING_RRF_K, QUERY_AMBIGUITY,
+    EMBED_BATCH_SIZE, EMBED_LATENCY, GATING_CLASSES, GATING_DECISIONS, GATING_RRF_K,
+    QUERY_AMBIGUITY, RM3_VALUES,
 };
 use crate::observe::{Observations, Scrape, steps};
-use crate::scrape::{self, Exposition, MetricType, Suffix};
+use crate::scrape::{Exposition, MetricType, Suffix};
 
 use super::{
     answered, histogram_evidence, judged, judged_scrape, missing_family, no_scrape, parse_scrape,

@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::checks::{capped, excerpt, num};
-use crate::scrape::{self, Exposition, Histogram};
+use crate::contract::BUCKETS_B;
+use crate::scrape::{Exposition, Histogram};
 
 pub(super) fn bounds_text(bounds: &[f64]) -> String {
     let parts: Vec<String> = bounds.iter().map(|b| num(*b)).collect();

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, capped, excerpt, num};
 use crate::observe::{Observations, Scrape};
-use crate::scrape::{self, Exposition, Format, Histogram, MetricType};
+use crate::scrape::{Exposition, Format, MetricType};
 
-use super::{answered, judged, parse_scrape};
+use super::{answered, parse_scrape};
 
 /// MET-001: every scrape answered 200 and parses; promtool is happy.
 pub fn met_001(obs: &Observations) -> CheckResult {

@@ -2,10 +2,9 @@
 //! labels and counts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, num};
-use crate::contract::{DUCKDB_EXECUTE, EMBED_LATENCY, FAISS_LATENCY};
+use crate::contract::{DUCKDB_EXECUTE, EMBED_LATENCY, FAISS_IMPLS, FAISS_LATENCY};
 use crate::observe::{Observations, steps};
 use crate::scrape::{self, Histogram};
 

@@ -2,14 +2,13 @@
 //! cardinality, durations in seconds, `target_info`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, capped, excerpt, num, query_texts};
 use crate::contract::{DUCKDB_EXECUTE, EMBED_LATENCY, FAISS_LATENCY};
 use crate::observe::{Observations, steps};
-use crate::scrape::{self, Exposition, Format, Histogram, MetricType};
+use crate::scrape::{Exposition, Format, Histogram, MetricType};
 
-use super::{answered, judged, judged_first, parse_scrape};
+use super::{judged, judged_first, parse_scrape};
 
 /// MET-009: no `/metrics` on the application port.
 pub fn met_009(obs: &Observations) -> CheckResult {

@@ -1,7 +1,5 @@
 //! MET-*: the Prometheus scrape.
 
-use std::fmt::Write as _;
-
 use super::CheckResult;
 pub use crate::contract::{BUCKETS_B, FAISS_IMPLS, GATING_CLASSES, RM3_VALUES};
 use crate::contract::{DUCKDB_EXECUTE, EMBED_LATENCY};
@@ -14,7 +12,7 @@ mod exposition;
 mod histograms;
 mod hygiene;
 pub use counts::*;
-pub use describe::*;
+use describe::{bounds_text, bucketed_histogram, histogram_evidence, missing_family, same_bounds};
 pub use exposition::*;
 pub use histograms::*;
 pub use hygiene::*;
@@ -140,7 +138,7 @@ mod tests {
     #[test]
     fn near_names_find_a_missing_prefix() {
         let e = scrape::parse(include_str!(
-            "../../../fixtures/expositions/bad_missing_prefix.prom"
+            "../../../../fixtures/expositions/bad_missing_prefix.prom"
         ))
         .unwrap();
         let msg = missing_family(&e, DUCKDB_EXECUTE, "s");
@@ -153,7 +151,7 @@ mod tests {
     #[test]
     fn default_buckets_are_named_in_the_message() {
         let e = scrape::parse(include_str!(
-            "../../../fixtures/expositions/bad_default_buckets.prom"
+            "../../../../fixtures/expositions/bad_default_buckets.prom"
         ))
         .unwrap();
         let (msg, _) = bucketed_histogram(&e, EMBED_LATENCY, &["client"], "s").unwrap_err();

@@ -1,8 +1,6 @@
 //! TRC-005 to TRC-007 and TRC-009: the resource, error status on failed embed
 //! calls, W3C trace context continued, valid trace and span ids.
 
-use std::fmt::Write as _;
-
 use crate::checks::{
     CheckResult, capped, excerpt, limits_name_dense, limits_of, tool_result_json, tool_result_texts,
 };

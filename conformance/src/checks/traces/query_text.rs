@@ -1,7 +1,6 @@
 //! TRC-008: no attribute, event or log holds the raw query text.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, capped, excerpt, query_texts};
 use crate::observe::{AttrValue, Observations};

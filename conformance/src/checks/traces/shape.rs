@@ -2,7 +2,6 @@
 //! stages under the tool span, the tool's attributes, embedding and FAISS spans).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use crate::checks::{CheckResult, capped};
 use crate::observe::{AttrValue, Observations, SpanKind, SpanRecord, steps};

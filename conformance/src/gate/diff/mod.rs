@@ -31,7 +31,7 @@ mod config;
 mod differ;
 mod kinds;
 pub use config::*;
-pub use differ::*;
+use differ::Differ;
 pub use kinds::*;
 
 /// Counts by severity (accepted changes counted apart).
@@ -150,6 +150,7 @@ pub fn diff(
 
 #[cfg(test)]
 mod tests {
+    use super::differ::show;
     use super::*;
     use crate::gate::snapshot::{FORMAT, LogShape, LogsShape, ROOT};
 

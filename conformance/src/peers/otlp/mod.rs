@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -37,7 +37,7 @@ use crate::observe::{
 mod decode;
 mod http;
 mod store;
-pub use self::http::*;
+use self::http::receive;
 pub use decode::*;
 pub use store::*;
 
