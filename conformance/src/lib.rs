@@ -3,9 +3,11 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod contract;
 pub mod drive;
 pub mod fixtures;
 pub mod gate;
+pub mod mcp_scenarios;
 pub mod mcp_suite;
 pub mod mutate;
 pub mod observe;
@@ -13,3 +15,4 @@ pub mod peers;
 pub mod report;
 pub mod scrape;
 pub mod sut;
+pub mod text;

@@ -28,26 +28,7 @@ pub const CACHE_VAR: &str = "CODEINTEL_CACHE";
 /// The npm package.
 pub const PACKAGE: &str = "@modelcontextprotocol/conformance";
 
-/// The hint given wherever the suite is missing.
-pub const INSTALL_HINT: &str = "run scripts/setup-node.sh";
-
-/// Requirement id → the suite's scenario that backs it, in catalog order.
-pub const SCENARIOS: [(&str, &str); 6] = [
-    ("MCP-001", "server-initialize"),
-    ("MCP-002", "ping"),
-    ("MCP-003", "tools-list"),
-    ("MCP-004", "server-session-lifecycle"),
-    ("MCP-005", "dns-rebinding-protection"),
-    ("MCP-006", "http-header-validation"),
-];
-
-/// The scenario behind requirement `id`.
-pub fn scenario_of(id: &str) -> Option<&'static str> {
-    SCENARIOS
-        .iter()
-        .find(|(rid, _)| rid.eq_ignore_ascii_case(id))
-        .map(|(_, s)| *s)
-}
+pub use crate::mcp_scenarios::{INSTALL_HINT, SCENARIOS, scenario_of};
 
 /// Default deadline of one scenario (node start-up included).
 pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -333,9 +314,7 @@ pub fn parse_checks(json: &str) -> Result<Vec<McpSuiteCheck>, McpSuiteError> {
             description: c.description,
             status: c.status.to_ascii_uppercase(),
             error_message: c.error_message,
-            details: c
-                .details
-                .map(|d| crate::checks::excerpt(&d.to_string(), 300)),
+            details: c.details.map(|d| crate::text::excerpt(&d.to_string(), 300)),
         })
         .collect())
 }

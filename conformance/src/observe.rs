@@ -190,6 +190,21 @@ pub struct Scrape {
     pub search_wall_ms: u64,
 }
 
+impl Scrape {
+    /// The body parsed, in the format its `Content-Type` announces, else the
+    /// one detected: the one way the checks and the gate read a scrape.
+    pub fn parse(&self) -> Result<crate::scrape::Exposition, crate::scrape::ParseError> {
+        match self
+            .content_type
+            .as_deref()
+            .and_then(crate::scrape::Format::from_content_type)
+        {
+            Some(format) => crate::scrape::parse_as(&self.body, format),
+            None => crate::scrape::parse(&self.body),
+        }
+    }
+}
+
 /// Result of running an external tool (promtool).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ToolRun {
@@ -305,6 +320,20 @@ pub enum SpanKind {
     Client,
     Producer,
     Consumer,
+}
+
+impl SpanKind {
+    /// The kind in lower case, as reports and snapshots spell it (`server`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Internal => "internal",
+            Self::Server => "server",
+            Self::Client => "client",
+            Self::Producer => "producer",
+            Self::Consumer => "consumer",
+        }
+    }
 }
 
 /// OTLP status code.
@@ -486,6 +515,14 @@ impl Observations {
     /// MCP exchanges of `step`.
     pub fn mcp_at<'a>(&'a self, step: &'a str) -> impl Iterator<Item = &'a McpExchange> + 'a {
         self.mcp.iter().filter(move |m| m.step == step)
+    }
+
+    /// Records the wall time of `phase`, begun at `since`.
+    pub fn push_phase(&mut self, phase: &str, since: std::time::Instant) {
+        self.phases.push(PhaseTiming {
+            phase: phase.to_owned(),
+            millis: since.elapsed().as_millis() as u64,
+        });
     }
 
     /// Spans of one trace.

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{CheckResult, capped, excerpt};
-use crate::mcp_suite::{self, INSTALL_HINT};
+use crate::mcp_scenarios::{self, INSTALL_HINT};
 use crate::observe::{McpScenarioRun, McpSuiteState, Observations};
 
 pub fn mcp_001(obs: &Observations) -> CheckResult {
@@ -44,7 +44,7 @@ fn check_line(c: &crate::observe::McpSuiteCheck) -> String {
 }
 
 fn judge(obs: &Observations, id: &str) -> CheckResult {
-    let Some(scenario) = mcp_suite::scenario_of(id) else {
+    let Some(scenario) = mcp_scenarios::scenario_of(id) else {
         return CheckResult::error(id, "the suite maps no MCP scenario to this requirement");
     };
     let suite = &obs.mcp_suite;

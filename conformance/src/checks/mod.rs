@@ -20,6 +20,9 @@ use serde_json::Value;
 
 use crate::catalog::{self, Level};
 use crate::observe::Observations;
+/// Re-exported from the leaf [`crate::text`] (its home since the checks and
+/// the MCP suite runner both use it).
+pub(crate) use crate::text::excerpt;
 
 /// What a check concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -287,21 +290,6 @@ pub(crate) fn num(v: f64) -> String {
         format!("{}", v as i64)
     } else {
         format!("{v}")
-    }
-}
-
-/// `s` cut to `max` characters, with `…` when cut, on one line.
-pub(crate) fn excerpt(s: &str, max: usize) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-        .collect();
-    let trimmed = one_line.trim();
-    if trimmed.chars().count() <= max {
-        trimmed.to_owned()
-    } else {
-        let cut: String = trimmed.chars().take(max).collect();
-        format!("{cut}…")
     }
 }
 

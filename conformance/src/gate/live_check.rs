@@ -457,15 +457,7 @@ pub fn live_check(
     };
     let mut families: BTreeSet<String> = BTreeSet::new();
     for s in obs.scrapes.iter().filter(|s| s.status == Some(200)) {
-        let parsed = match s
-            .content_type
-            .as_deref()
-            .and_then(scrape::Format::from_content_type)
-        {
-            Some(format) => scrape::parse_as(&s.body, format),
-            None => scrape::parse(&s.body),
-        };
-        let Ok(expo) = parsed else { continue };
+        let Ok(expo) = s.parse() else { continue };
         for family in expo.families() {
             families.insert(family.name.clone());
             c.metric_family(family);

@@ -17,9 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::observe::{
-    AttrValue, Attributes, LogRecord, Observations, SpanKind, SpanRecord, StatusCode,
-};
+use crate::observe::{AttrValue, Attributes, LogRecord, Observations, SpanRecord, StatusCode};
 use crate::scrape::{self, MetricType};
 
 /// The `format` field of every snapshot this version writes.
@@ -275,15 +273,7 @@ fn metrics(obs: &Observations) -> BTreeMap<String, MetricShape> {
         if s.status != Some(200) {
             continue;
         }
-        let parsed = match s
-            .content_type
-            .as_deref()
-            .and_then(scrape::Format::from_content_type)
-        {
-            Some(format) => scrape::parse_as(&s.body, format),
-            None => scrape::parse(&s.body),
-        };
-        let Ok(expo) = parsed else { continue };
+        let Ok(expo) = s.parse() else { continue };
         for family in expo.families() {
             let name = canonical_name(family);
             let a = acc.entry(name.clone()).or_default();
@@ -465,17 +455,6 @@ fn add_types(into: &mut BTreeMap<String, String>, attrs: &Attributes) {
 
 // ---------------------------------------------------------------- spans
 
-fn kind_text(k: SpanKind) -> &'static str {
-    match k {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
-}
-
 fn status_text(s: StatusCode) -> &'static str {
     match s {
         StatusCode::Unset => "unset",
@@ -505,7 +484,7 @@ fn spans(obs: &Observations, snap: &mut Snapshot) {
     for (i, s) in obs.spans.iter().enumerate() {
         let name = &names[i];
         let shape = snap.spans.entry(name.clone()).or_default();
-        kinds.entry(name).or_default().insert(kind_text(s.kind));
+        kinds.entry(name).or_default().insert(s.kind.as_str());
         add_attributes(&mut shape.attributes, &s.attributes);
         shape.status.insert(status_text(s.status).to_owned());
         shape.scopes.insert(s.scope.clone());
@@ -609,7 +588,7 @@ fn logs(records: &[LogRecord]) -> LogsShape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::Scrape;
+    use crate::observe::{Scrape, SpanKind};
 
     const EXPO: &str = "\
 # HELP codeintel_embed_latency_seconds Duration of one embeddings request.

@@ -31,207 +31,232 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use crate::contract;
 use crate::observe::SutInfo;
 use crate::peers::ServerHandle;
 use crate::sut::{StartInfo, Sut, SutEnv, SutError, Telemetry};
 use proxy::{Role, spawn_proxy};
 use rewrite::SpanEdit;
 
-/// One way to break an implementation from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Operator {
-    ScrapeContentType,
-    EmbedDropModelLabel,
-    FaissShiftBuckets,
-    DuckdbRenameUnit,
-    GatingDropClassLabel,
-    DropRrfK,
-    BatchSizeSumDoubled,
-    EmbedCountFrozen,
-    AppServesExposition,
-    ReadyzNotServer,
-    ReparentHydrate,
-    StripToolAttributes,
-    DropEmbeddingSpans,
-    StripServiceResource,
+/// Declares [`Operator`] and its table from one row per operator:
+/// `Variant = "name", "TARGET-ID", effect, "description";`.
+macro_rules! operators {
+    ($(
+        $(#[$meta:meta])*
+        $variant:ident = $name:literal, $target:literal, $effect:expr, $describe:literal;
+    )*) => {
+        /// One way to break an implementation from outside.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum Operator {
+            $($variant,)*
+        }
+
+        /// How many operators the table declares.
+        const OPERATOR_COUNT: usize = [$(stringify!($variant)),*].len();
+
+        impl Operator {
+            /// Every operator, in catalog order of what it targets.
+            pub const ALL: [Self; OPERATOR_COUNT] = [$(Self::$variant),*];
+
+            /// The operator's name on the command line and in the expectation file.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// The requirement the operator breaks (what must kill it).
+            pub const fn target(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $target,)*
+                }
+            }
+
+            /// What the operator does, in one line.
+            pub const fn describe(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $describe,)*
+                }
+            }
+
+            /// What the operator changes, and where.
+            pub const fn effect(self) -> Effect {
+                match self {
+                    $(Self::$variant => $effect,)*
+                }
+            }
+        }
+    };
+}
+
+operators! {
+    ScrapeContentType = "scrape-content-type", "MET-001",
+        Effect::Scrape(ScrapeEdit::ContentType("text/html; charset=utf-8")),
+        "the scrape answers Content-Type text/html";
+    EmbedDropModelLabel = "embed-drop-model-label", "MET-002",
+        Effect::Scrape(ScrapeEdit::DropLabel { family: contract::EMBED_LATENCY, label: "model" }),
+        "the `model` label is dropped from the embed latency histogram";
+    FaissShiftBuckets = "faiss-shift-buckets", "MET-003",
+        Effect::Scrape(ScrapeEdit::ScaleBuckets { family: contract::FAISS_LATENCY, factor: 10.0 }),
+        "the FAISS latency histogram's bucket bounds are multiplied by 10";
+    DuckdbRenameUnit = "duckdb-rename-unit", "MET-004",
+        Effect::Scrape(ScrapeEdit::Rename {
+            family: contract::DUCKDB_EXECUTE,
+            to: "codeintel_duckdb_execute_milliseconds",
+        }),
+        "the DuckDB histogram is renamed _milliseconds";
+    GatingDropClassLabel = "gating-drop-class-label", "MET-005",
+        Effect::Scrape(ScrapeEdit::DropLabel { family: contract::GATING_DECISIONS, label: "class" }),
+        "the `class` label is dropped from the gating counter";
+    DropRrfK = "drop-rrf-k", "MET-006",
+        Effect::Scrape(ScrapeEdit::DropFamily { family: contract::GATING_RRF_K }),
+        "the rrf_k histogram is removed from the scrape";
+    BatchSizeSumDoubled = "batch-size-sum-doubled", "MET-007",
+        Effect::Scrape(ScrapeEdit::ScaleSum { family: contract::EMBED_BATCH_SIZE, factor: 2.0 }),
+        "the embed batch size _sum is doubled";
+    EmbedCountFrozen = "embed-count-frozen", "MET-008",
+        Effect::Scrape(ScrapeEdit::Freeze { family: contract::EMBED_LATENCY }),
+        "the embed latency histogram keeps the values of its first scrape (later calls uncounted)";
+    AppServesExposition = "app-serves-exposition", "MET-009",
+        Effect::App(AppEdit::ServeExposition),
+        "GETs the application answers 404 get the scrape's exposition instead";
+    ReadyzNotServer = "readyz-not-server", "TRC-001",
+        Effect::Spans(SpanEdit::ReadyzNotServer),
+        "SERVER spans of GET /readyz are exported as INTERNAL";
+    ReparentHydrate = "reparent-hydrate", "TRC-002",
+        Effect::Spans(SpanEdit::ReparentHydrate),
+        "`hydrate` is reparented under a span that does not exist";
+    StripToolAttributes = "strip-tool-attributes", "TRC-003",
+        Effect::Spans(SpanEdit::StripToolAttributes),
+        "gen_ai.tool.name and mcp.method.name are removed from spans";
+    DropEmbeddingSpans = "drop-embedding-spans", "TRC-004",
+        Effect::Spans(SpanEdit::DropEmbeddingSpans),
+        "embedding spans are dropped from the export";
+    StripServiceResource = "strip-service-resource", "TRC-005",
+        Effect::Spans(SpanEdit::StripServiceResource),
+        "service.name and service.version are removed from the resource";
+    ReadyzEarlyOk = "readyz-early-ok", "API-001",
+        Effect::App(AppEdit::ReadyzEarlyOk),
+        "the first /readyz answers 200, before the index is loaded";
+    McpHideFetch = "mcp-hide-fetch", "API-002",
+        Effect::App(AppEdit::HideTool("fetch")),
+        "`fetch` is removed from MCP tools/list";
+    FindingsWithoutLines = "findings-without-lines", "API-003",
+        Effect::App(AppEdit::StripFindingKeys(&["start_line", "end_line"])),
+        "findings of /v1/search lose start_line and end_line";
+    McpRewriteHost = "mcp-rewrite-host", "MCP-005",
+        Effect::App(AppEdit::DropHostOrigin),
+        "the Host and Origin headers are rewritten to the SUT's own address";
+    StripLimits = "strip-limits", "API-004",
+        Effect::App(AppEdit::StripLimits),
+        "`limits` is removed from /v1/search answers";
+    CorruptRunpack = "corrupt-runpack", "RUN-001",
+        Effect::App(AppEdit::HalveRunpacks),
+        "runpacks are cut to half their bytes";
+    // No requirement of the catalog judges outgoing propagation to the
+    // embeddings peer; the nearest is TRC-004 (the embedding span in the
+    // search trace), so the proxy's traceparent removal is aimed there and
+    // recorded as a known survivor.
+    EmbedNoTraceparent = "embed-no-traceparent", "TRC-004",
+        Effect::EmbedRequestsWithoutTraceparent,
+        "traceparent is removed from the SUT's embeddings requests";
+    McpSessionIdNotAscii = "mcp-session-id-not-ascii", "MCP-001",
+        Effect::App(AppEdit::GarbleSessionId),
+        "the MCP session id the SUT issues gets a space (outside visible ASCII); ids sent back are restored";
+    McpPingError = "mcp-ping-error", "MCP-002",
+        Effect::App(AppEdit::PingError),
+        "MCP `ping` is answered with a JSON-RPC error";
+    McpToolsWithoutDescription = "mcp-tools-without-description", "MCP-003",
+        Effect::App(AppEdit::ToolsWithoutDescription),
+        "MCP tools/list tools lose their `description`";
+    McpDeleteKeepsSession = "mcp-delete-keeps-session", "MCP-004",
+        Effect::App(AppEdit::DeleteKeepsSession),
+        "DELETE of an MCP session answers 200 but the session stays alive";
+    OtlpZeroIdSpan = "otlp-zero-id-span", "TRC-009",
+        Effect::Spans(SpanEdit::AddZeroIdSpan),
+        "each trace export carries one more span with all-zero trace and span ids";
+    SourceLegacyImport = "source-legacy-import", "LNT-001",
+        Effect::Plant(source::Plant::LegacyImport),
+        "the linted source is a copy with a `prometheus_client` and a `prometheus` import planted";
+    SourceLegacyModule = "source-legacy-module", "LNT-002",
+        Effect::Plant(source::Plant::LegacyModule),
+        "the linted source is a copy with a legacy `telemetry/prom.py` module planted";
+}
+
+/// What an operator changes, and where. Each kind is carried out in one
+/// place: the scrape and application edits by the proxy ([`proxy`]), the
+/// span edits by [`rewrite`] (exports and in-memory records alike), the
+/// plants by [`source`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect {
+    /// The scrape's answers are rewritten.
+    Scrape(ScrapeEdit),
+    /// The application port's traffic (HTTP API and MCP) is rewritten.
+    App(AppEdit),
+    /// `traceparent` and `tracestate` are removed from the SUT's requests to
+    /// the embeddings server.
+    EmbedRequestsWithoutTraceparent,
+    /// Spans are edited.
+    Spans(SpanEdit),
+    /// The source lint judges a copy of the source tree with this planted.
+    Plant(source::Plant),
+}
+
+/// A rewrite of the scrape's answer; `family` is a contract metric
+/// ([`crate::contract`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScrapeEdit {
+    /// The answer's `Content-Type` is replaced (the body is kept).
+    ContentType(&'static str),
+    /// Label `label` is dropped from the family's series.
+    DropLabel {
+        family: &'static str,
+        label: &'static str,
+    },
+    /// The family's finite bucket bounds are multiplied by `factor`.
+    ScaleBuckets { family: &'static str, factor: f64 },
+    /// The family is renamed `to` (HELP and TYPE lines included).
+    Rename {
+        family: &'static str,
+        to: &'static str,
+    },
+    /// The family is removed.
+    DropFamily { family: &'static str },
+    /// The family's `_sum` samples are multiplied by `factor`.
+    ScaleSum { family: &'static str, factor: f64 },
+    /// The family keeps the lines of the first scrape that had samples.
+    Freeze { family: &'static str },
+}
+
+/// A rewrite of the application port's traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEdit {
+    /// GETs the application answers 404 get the scrape's exposition.
+    ServeExposition,
+    /// The first `/readyz` is answered 200 by the proxy.
     ReadyzEarlyOk,
-    McpHideFetch,
-    FindingsWithoutLines,
-    McpRewriteHost,
+    /// The tool is removed from MCP `tools/list` answers.
+    HideTool(&'static str),
+    /// These keys are removed from the findings of `/v1/search` answers.
+    StripFindingKeys(&'static [&'static str]),
+    /// The `Host` and `Origin` request headers are removed (the client then
+    /// sends the SUT's own address).
+    DropHostOrigin,
+    /// `limits` is removed from `/v1/search` answers.
     StripLimits,
-    CorruptRunpack,
-    EmbedNoTraceparent,
-    McpSessionIdNotAscii,
-    McpPingError,
-    McpToolsWithoutDescription,
-    McpDeleteKeepsSession,
-    OtlpZeroIdSpan,
-    SourceLegacyImport,
-    SourceLegacyModule,
+    /// Runpacks are cut to half their bytes.
+    HalveRunpacks,
+    /// The session id the SUT issues is garbled, and restored on its way back.
+    GarbleSessionId,
+    /// MCP `ping` is answered with a JSON-RPC error.
+    PingError,
+    /// MCP `tools/list` tools lose their `description`.
+    ToolsWithoutDescription,
+    /// DELETE of an MCP session is answered 200 and never forwarded.
+    DeleteKeepsSession,
 }
 
 impl Operator {
-    /// Every operator, in catalog order of what it targets.
-    pub const ALL: [Self; 28] = [
-        Self::ScrapeContentType,
-        Self::EmbedDropModelLabel,
-        Self::FaissShiftBuckets,
-        Self::DuckdbRenameUnit,
-        Self::GatingDropClassLabel,
-        Self::DropRrfK,
-        Self::BatchSizeSumDoubled,
-        Self::EmbedCountFrozen,
-        Self::AppServesExposition,
-        Self::ReadyzNotServer,
-        Self::ReparentHydrate,
-        Self::StripToolAttributes,
-        Self::DropEmbeddingSpans,
-        Self::StripServiceResource,
-        Self::ReadyzEarlyOk,
-        Self::McpHideFetch,
-        Self::FindingsWithoutLines,
-        Self::McpRewriteHost,
-        Self::StripLimits,
-        Self::CorruptRunpack,
-        Self::EmbedNoTraceparent,
-        Self::McpSessionIdNotAscii,
-        Self::McpPingError,
-        Self::McpToolsWithoutDescription,
-        Self::McpDeleteKeepsSession,
-        Self::OtlpZeroIdSpan,
-        Self::SourceLegacyImport,
-        Self::SourceLegacyModule,
-    ];
-
-    /// The operator's name on the command line and in the expectation file.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::ScrapeContentType => "scrape-content-type",
-            Self::EmbedDropModelLabel => "embed-drop-model-label",
-            Self::FaissShiftBuckets => "faiss-shift-buckets",
-            Self::DuckdbRenameUnit => "duckdb-rename-unit",
-            Self::GatingDropClassLabel => "gating-drop-class-label",
-            Self::DropRrfK => "drop-rrf-k",
-            Self::BatchSizeSumDoubled => "batch-size-sum-doubled",
-            Self::EmbedCountFrozen => "embed-count-frozen",
-            Self::AppServesExposition => "app-serves-exposition",
-            Self::ReadyzNotServer => "readyz-not-server",
-            Self::ReparentHydrate => "reparent-hydrate",
-            Self::StripToolAttributes => "strip-tool-attributes",
-            Self::DropEmbeddingSpans => "drop-embedding-spans",
-            Self::StripServiceResource => "strip-service-resource",
-            Self::ReadyzEarlyOk => "readyz-early-ok",
-            Self::McpHideFetch => "mcp-hide-fetch",
-            Self::FindingsWithoutLines => "findings-without-lines",
-            Self::McpRewriteHost => "mcp-rewrite-host",
-            Self::StripLimits => "strip-limits",
-            Self::CorruptRunpack => "corrupt-runpack",
-            Self::EmbedNoTraceparent => "embed-no-traceparent",
-            Self::McpSessionIdNotAscii => "mcp-session-id-not-ascii",
-            Self::McpPingError => "mcp-ping-error",
-            Self::McpToolsWithoutDescription => "mcp-tools-without-description",
-            Self::McpDeleteKeepsSession => "mcp-delete-keeps-session",
-            Self::OtlpZeroIdSpan => "otlp-zero-id-span",
-            Self::SourceLegacyImport => "source-legacy-import",
-            Self::SourceLegacyModule => "source-legacy-module",
-        }
-    }
-
-    /// The requirement the operator breaks (what must kill it).
-    pub const fn target(self) -> &'static str {
-        match self {
-            Self::ScrapeContentType => "MET-001",
-            Self::EmbedDropModelLabel => "MET-002",
-            Self::FaissShiftBuckets => "MET-003",
-            Self::DuckdbRenameUnit => "MET-004",
-            Self::GatingDropClassLabel => "MET-005",
-            Self::DropRrfK => "MET-006",
-            Self::BatchSizeSumDoubled => "MET-007",
-            Self::EmbedCountFrozen => "MET-008",
-            Self::AppServesExposition => "MET-009",
-            Self::ReadyzNotServer => "TRC-001",
-            Self::ReparentHydrate => "TRC-002",
-            Self::StripToolAttributes => "TRC-003",
-            // No requirement of the catalog judges outgoing propagation to
-            // the embeddings peer; the nearest is TRC-004 (the embedding span
-            // in the search trace), so the proxy's traceparent removal is
-            // aimed there and recorded as a known survivor.
-            Self::DropEmbeddingSpans | Self::EmbedNoTraceparent => "TRC-004",
-            Self::StripServiceResource => "TRC-005",
-            Self::ReadyzEarlyOk => "API-001",
-            Self::McpHideFetch => "API-002",
-            Self::FindingsWithoutLines => "API-003",
-            Self::McpRewriteHost => "MCP-005",
-            Self::StripLimits => "API-004",
-            Self::CorruptRunpack => "RUN-001",
-            Self::McpSessionIdNotAscii => "MCP-001",
-            Self::McpPingError => "MCP-002",
-            Self::McpToolsWithoutDescription => "MCP-003",
-            Self::McpDeleteKeepsSession => "MCP-004",
-            Self::OtlpZeroIdSpan => "TRC-009",
-            Self::SourceLegacyImport => "LNT-001",
-            Self::SourceLegacyModule => "LNT-002",
-        }
-    }
-
-    /// What the operator does, in one line.
-    pub const fn describe(self) -> &'static str {
-        match self {
-            Self::ScrapeContentType => "the scrape answers Content-Type text/html",
-            Self::EmbedDropModelLabel => {
-                "the `model` label is dropped from the embed latency histogram"
-            }
-            Self::FaissShiftBuckets => {
-                "the FAISS latency histogram's bucket bounds are multiplied by 10"
-            }
-            Self::DuckdbRenameUnit => "the DuckDB histogram is renamed _milliseconds",
-            Self::GatingDropClassLabel => "the `class` label is dropped from the gating counter",
-            Self::DropRrfK => "the rrf_k histogram is removed from the scrape",
-            Self::BatchSizeSumDoubled => "the embed batch size _sum is doubled",
-            Self::EmbedCountFrozen => {
-                "the embed latency histogram keeps the values of its first scrape (later calls uncounted)"
-            }
-            Self::AppServesExposition => {
-                "GETs the application answers 404 get the scrape's exposition instead"
-            }
-            Self::ReadyzNotServer => "SERVER spans of GET /readyz are exported as INTERNAL",
-            Self::ReparentHydrate => "`hydrate` is reparented under a span that does not exist",
-            Self::StripToolAttributes => {
-                "gen_ai.tool.name and mcp.method.name are removed from spans"
-            }
-            Self::DropEmbeddingSpans => "embedding spans are dropped from the export",
-            Self::StripServiceResource => {
-                "service.name and service.version are removed from the resource"
-            }
-            Self::ReadyzEarlyOk => "the first /readyz answers 200, before the index is loaded",
-            Self::McpHideFetch => "`fetch` is removed from MCP tools/list",
-            Self::FindingsWithoutLines => "findings of /v1/search lose start_line and end_line",
-            Self::McpRewriteHost => {
-                "the Host and Origin headers are rewritten to the SUT's own address"
-            }
-            Self::StripLimits => "`limits` is removed from /v1/search answers",
-            Self::CorruptRunpack => "runpacks are cut to half their bytes",
-            Self::EmbedNoTraceparent => "traceparent is removed from the SUT's embeddings requests",
-            Self::McpSessionIdNotAscii => {
-                "the MCP session id the SUT issues gets a space (outside visible ASCII); ids sent back are restored"
-            }
-            Self::McpPingError => "MCP `ping` is answered with a JSON-RPC error",
-            Self::McpToolsWithoutDescription => "MCP tools/list tools lose their `description`",
-            Self::McpDeleteKeepsSession => {
-                "DELETE of an MCP session answers 200 but the session stays alive"
-            }
-            Self::OtlpZeroIdSpan => {
-                "each trace export carries one more span with all-zero trace and span ids"
-            }
-            Self::SourceLegacyImport => {
-                "the linted source is a copy with a `prometheus_client` and a `prometheus` import planted"
-            }
-            Self::SourceLegacyModule => {
-                "the linted source is a copy with a legacy `telemetry/prom.py` module planted"
-            }
-        }
-    }
-
     /// The operator named `name`.
     pub fn parse(name: &str) -> Result<Self, String> {
         Self::ALL
@@ -248,22 +273,16 @@ impl Operator {
     /// What a source operator plants in a copy of the SUT's source tree
     /// (the proxy then forwards everything unchanged).
     pub const fn plant(self) -> Option<source::Plant> {
-        match self {
-            Self::SourceLegacyImport => Some(source::Plant::LegacyImport),
-            Self::SourceLegacyModule => Some(source::Plant::LegacyModule),
+        match self.effect() {
+            Effect::Plant(plant) => Some(plant),
             _ => None,
         }
     }
 
     /// The span edit of a trace operator.
     pub const fn span_edit(self) -> Option<SpanEdit> {
-        match self {
-            Self::ReadyzNotServer => Some(SpanEdit::ReadyzNotServer),
-            Self::ReparentHydrate => Some(SpanEdit::ReparentHydrate),
-            Self::StripToolAttributes => Some(SpanEdit::StripToolAttributes),
-            Self::DropEmbeddingSpans => Some(SpanEdit::DropEmbeddingSpans),
-            Self::StripServiceResource => Some(SpanEdit::StripServiceResource),
-            Self::OtlpZeroIdSpan => Some(SpanEdit::AddZeroIdSpan),
+        match self.effect() {
+            Effect::Spans(edit) => Some(edit),
             _ => None,
         }
     }
@@ -417,6 +436,44 @@ mod tests {
         assert!(
             err.contains("`nope`") && err.contains("strip-limits"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn scrape_edits_name_contract_metrics_and_kinds_match_their_targets() {
+        for o in Operator::ALL {
+            match o.effect() {
+                Effect::Scrape(edit) => {
+                    assert!(o.target().starts_with("MET-"), "{}", o.name());
+                    let family = match edit {
+                        ScrapeEdit::ContentType(_) => continue,
+                        ScrapeEdit::DropLabel { family, .. }
+                        | ScrapeEdit::ScaleBuckets { family, .. }
+                        | ScrapeEdit::Rename { family, .. }
+                        | ScrapeEdit::DropFamily { family }
+                        | ScrapeEdit::ScaleSum { family, .. }
+                        | ScrapeEdit::Freeze { family } => family,
+                    };
+                    assert!(
+                        contract::METRICS.contains(&family),
+                        "{}: {family}",
+                        o.name()
+                    );
+                }
+                Effect::Plant(_) => assert!(o.target().starts_with("LNT-"), "{}", o.name()),
+                Effect::Spans(_) => assert!(o.target().starts_with("TRC-"), "{}", o.name()),
+                Effect::App(_) | Effect::EmbedRequestsWithoutTraceparent => {}
+            }
+            assert_eq!(o.plant().is_some(), matches!(o.effect(), Effect::Plant(_)));
+            assert_eq!(
+                o.span_edit().is_some(),
+                matches!(o.effect(), Effect::Spans(_))
+            );
+        }
+        assert_eq!(Operator::FaissShiftBuckets.span_edit(), None);
+        assert_eq!(
+            Operator::OtlpZeroIdSpan.span_edit(),
+            Some(SpanEdit::AddZeroIdSpan)
         );
     }
 

@@ -14,20 +14,14 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-use super::Operator;
 use super::rewrite::{self, edit_export};
+use super::{AppEdit, Effect, Operator, ScrapeEdit};
+use crate::contract;
 use crate::peers::otlp::{Encoding, decompress};
 use crate::peers::{PeerError, ServerHandle};
 
 /// Largest request or buffered answer a proxy handles.
 const MAX_BODY: usize = 64 * 1024 * 1024;
-
-const EMBED: &str = "codeintel_embed_latency_seconds";
-const FAISS: &str = "codeintel_faiss_search_latency_seconds";
-const DUCKDB: &str = "codeintel_duckdb_execute_seconds";
-const GATING: &str = "codeintel_gating_decisions";
-const RRF_K: &str = "codeintel_gating_rrf_k";
-const BATCH: &str = "codeintel_embed_batch_size";
 
 /// The streamable-HTTP MCP endpoint of the application port.
 const MCP_PATH: &str = "/mcp";
@@ -46,7 +40,7 @@ fn event_stream(headers: &HeaderMap) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     /// The application port (HTTP API and MCP); `scrape_url` is the SUT's
-    /// own scrape, for [`Operator::AppServesExposition`].
+    /// own scrape, for [`AppEdit::ServeExposition`].
     App { scrape_url: String },
     /// The Prometheus scrape.
     Scrape,
@@ -61,10 +55,21 @@ struct Proxy {
     op: Operator,
     upstream: String,
     client: reqwest::Client,
-    /// [`Operator::EmbedCountFrozen`]: the embed family as first scraped.
+    /// [`ScrapeEdit::Freeze`]: the family as first scraped.
     frozen: Mutex<Option<Vec<String>>>,
-    /// [`Operator::ReadyzEarlyOk`]: the first `/readyz` was answered.
+    /// [`AppEdit::ReadyzEarlyOk`]: the first `/readyz` was answered.
     readyz_seen: std::sync::atomic::AtomicBool,
+}
+
+impl Proxy {
+    /// The operator's edit of the application port, when this proxy stands
+    /// for it.
+    fn app_edit(&self) -> Option<AppEdit> {
+        match (&self.role, self.op.effect()) {
+            (Role::App { .. }, Effect::App(edit)) => Some(edit),
+            _ => None,
+        }
+    }
 }
 
 /// Listen on `addr` and forward to `upstream` (`scheme://host:port`).
@@ -125,8 +130,7 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     // The first /readyz answers 200 whatever the SUT says: an
     // implementation that reports ready before its index is loaded (later
     // probes are forwarded, so the rest of the run proceeds as usual).
-    if p.op == Operator::ReadyzEarlyOk
-        && matches!(p.role, Role::App { .. })
+    if p.app_edit() == Some(AppEdit::ReadyzEarlyOk)
         && path == "/readyz"
         && !p
             .readyz_seen
@@ -136,8 +140,7 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     }
     // DELETE of an MCP session is acknowledged, but never reaches the SUT:
     // the session outlives its termination.
-    if p.op == Operator::McpDeleteKeepsSession
-        && matches!(p.role, Role::App { .. })
+    if p.app_edit() == Some(AppEdit::DeleteKeepsSession)
         && parts.method == Method::DELETE
         && path == MCP_PATH
     {
@@ -153,21 +156,21 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
     } else {
         (body, parts.headers.clone())
     };
-    if p.role == Role::Embeddings && p.op == Operator::EmbedNoTraceparent {
+    if p.role == Role::Embeddings && p.op.effect() == Effect::EmbedRequestsWithoutTraceparent {
         headers.remove("traceparent");
         headers.remove("tracestate");
     }
-    if p.op == Operator::McpRewriteHost && matches!(p.role, Role::App { .. }) {
+    if p.app_edit() == Some(AppEdit::DropHostOrigin) {
         headers.remove(header::HOST);
         headers.remove(header::ORIGIN);
     }
-    if p.op == Operator::McpSessionIdNotAscii
+    if p.op.effect() == Effect::App(AppEdit::GarbleSessionId)
         && let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
         && let Ok(v) = HeaderValue::from_str(rewrite::ungarble_session_id(id))
     {
         headers.insert(SESSION_HEADER, v);
     }
-    let mcp_ping = p.op == Operator::McpPingError
+    let mcp_ping = p.op.effect() == Effect::App(AppEdit::PingError)
         && parts.method == Method::POST
         && path == MCP_PATH
         && rewrite::mcp_calls(&body, "ping");
@@ -191,8 +194,7 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
             out_headers.append(name, value.clone());
         }
     }
-    if p.op == Operator::McpSessionIdNotAscii
-        && matches!(p.role, Role::App { .. })
+    if p.app_edit() == Some(AppEdit::GarbleSessionId)
         && let Some(id) = out_headers
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -228,32 +230,24 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
 }
 
 /// Whether the answer to this request is rewritten (and so buffered).
-/// `mcp_ping`: the request is an MCP `ping` (for [`Operator::McpPingError`]).
+/// `mcp_ping`: the request is an MCP `ping` (for [`AppEdit::PingError`]).
 fn rewrites(p: &Proxy, method: &Method, path: &str, status: StatusCode, mcp_ping: bool) -> bool {
-    use Operator as O;
-    match &p.role {
-        Role::Scrape => matches!(
-            p.op,
-            O::ScrapeContentType
-                | O::EmbedDropModelLabel
-                | O::FaissShiftBuckets
-                | O::DuckdbRenameUnit
-                | O::GatingDropClassLabel
-                | O::DropRrfK
-                | O::BatchSizeSumDoubled
-                | O::EmbedCountFrozen
-        ),
-        Role::App { .. } => match p.op {
-            O::AppServesExposition => method == Method::GET && status == StatusCode::NOT_FOUND,
-            O::McpHideFetch | O::McpToolsWithoutDescription => {
+    use AppEdit as A;
+    match (&p.role, p.op.effect()) {
+        (Role::Scrape, Effect::Scrape(_)) => true,
+        (Role::App { .. }, Effect::App(edit)) => match edit {
+            A::ServeExposition => method == Method::GET && status == StatusCode::NOT_FOUND,
+            A::HideTool(_) | A::ToolsWithoutDescription => {
                 method == Method::POST && path == MCP_PATH
             }
-            O::McpPingError => mcp_ping,
-            O::FindingsWithoutLines | O::StripLimits => path == "/v1/search",
-            O::CorruptRunpack => path.starts_with("/v1/runpack/") && status.is_success(),
-            _ => false,
+            A::PingError => mcp_ping,
+            A::StripFindingKeys(_) | A::StripLimits => path == "/v1/search",
+            A::HalveRunpacks => path.starts_with("/v1/runpack/") && status.is_success(),
+            A::ReadyzEarlyOk | A::DropHostOrigin | A::GarbleSessionId | A::DeleteKeepsSession => {
+                false
+            }
         },
-        Role::Otlp | Role::Embeddings => false,
+        _ => false,
     }
 }
 
@@ -264,10 +258,13 @@ async fn rewrite_answer(
     headers: &mut HeaderMap,
     bytes: Vec<u8>,
 ) -> Vec<u8> {
-    use Operator as O;
+    use AppEdit as A;
     if let Role::App { scrape_url } = &p.role {
-        return match p.op {
-            O::AppServesExposition => match p.client.get(scrape_url).send().await {
+        let Effect::App(edit) = p.op.effect() else {
+            return bytes;
+        };
+        return match edit {
+            A::ServeExposition => match p.client.get(scrape_url).send().await {
                 Ok(r) if r.status().is_success() => {
                     *status = StatusCode::OK;
                     headers.clear();
@@ -279,31 +276,31 @@ async fn rewrite_answer(
                 }
                 _ => bytes,
             },
-            O::McpPingError => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
+            A::PingError => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
                 rewrite::result_to_error(v);
             }),
-            O::McpToolsWithoutDescription => rewrite::map_mcp(
+            A::ToolsWithoutDescription => rewrite::map_mcp(
                 &bytes,
                 event_stream(headers),
                 rewrite::strip_tool_descriptions,
             ),
-            O::McpHideFetch => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
+            A::HideTool(tool) => rewrite::map_mcp(&bytes, event_stream(headers), |v| {
                 if let Some(tools) = v
                     .pointer_mut("/result/tools")
                     .and_then(serde_json::Value::as_array_mut)
                 {
-                    tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some("fetch"));
+                    tools.retain(|t| t.get("name").and_then(|n| n.as_str()) != Some(tool));
                 }
             }),
-            O::FindingsWithoutLines => rewrite::map_json(&bytes, |v| {
-                rewrite::strip_finding_keys(v, &["start_line", "end_line"]);
+            A::StripFindingKeys(keys) => rewrite::map_json(&bytes, |v| {
+                rewrite::strip_finding_keys(v, keys);
             }),
-            O::StripLimits => rewrite::map_json(&bytes, |v| {
+            A::StripLimits => rewrite::map_json(&bytes, |v| {
                 if let Some(obj) = v.as_object_mut() {
                     obj.remove("limits");
                 }
             }),
-            O::CorruptRunpack if path.starts_with("/v1/runpack/") => {
+            A::HalveRunpacks if path.starts_with("/v1/runpack/") => {
                 let half = bytes.len() / 2;
                 bytes[..half].to_vec()
             }
@@ -311,45 +308,48 @@ async fn rewrite_answer(
         };
     }
     // The scrape.
-    if p.op == O::ScrapeContentType {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
+    let Effect::Scrape(edit) = p.op.effect() else {
         return bytes;
-    }
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let out = match p.op {
-        O::EmbedDropModelLabel => {
-            rewrite::map_family(&text, EMBED, |l| Some(rewrite::drop_label(l, "model")))
+    };
+    let family = match edit {
+        ScrapeEdit::ContentType(content_type) => {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            return bytes;
         }
-        O::FaissShiftBuckets => rewrite::map_family(&text, FAISS, |l| {
+        ScrapeEdit::DropLabel { family, .. }
+        | ScrapeEdit::ScaleBuckets { family, .. }
+        | ScrapeEdit::Rename { family, .. }
+        | ScrapeEdit::DropFamily { family }
+        | ScrapeEdit::ScaleSum { family, .. }
+        | ScrapeEdit::Freeze { family } => contract::family_base(family),
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let out = match edit {
+        ScrapeEdit::DropLabel { label, .. } => {
+            rewrite::map_family(&text, family, |l| Some(rewrite::drop_label(l, label)))
+        }
+        ScrapeEdit::ScaleBuckets { factor, .. } => rewrite::map_family(&text, family, |l| {
             Some(if l.contains("_bucket") {
-                rewrite::scale_le(l, 10.0)
+                rewrite::scale_le(l, factor)
             } else {
                 l.to_owned()
             })
         }),
-        O::DuckdbRenameUnit => {
-            rewrite::rename_family(&text, DUCKDB, "codeintel_duckdb_execute_milliseconds")
-        }
-        O::GatingDropClassLabel => {
-            rewrite::map_family(&text, GATING, |l| Some(rewrite::drop_label(l, "class")))
-        }
-        O::DropRrfK => rewrite::map_family(&text, RRF_K, |_| None),
-        O::BatchSizeSumDoubled => rewrite::map_family(&text, BATCH, |l| {
+        ScrapeEdit::Rename { to, .. } => rewrite::rename_family(&text, family, to),
+        ScrapeEdit::DropFamily { .. } => rewrite::map_family(&text, family, |_| None),
+        ScrapeEdit::ScaleSum { factor, .. } => rewrite::map_family(&text, family, |l| {
             Some(match rewrite::metric_name(l) {
                 Some(n) if n.ends_with("_sum") && !l.starts_with('#') => {
-                    rewrite::scale_value(l, 2.0)
+                    rewrite::scale_value(l, factor)
                 }
                 _ => l.to_owned(),
             })
         }),
-        O::EmbedCountFrozen => {
-            let now = rewrite::family_lines(&text, EMBED);
+        ScrapeEdit::Freeze { .. } => {
+            let now = rewrite::family_lines(&text, family);
             let mut frozen = p.frozen.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(lines) = frozen.as_ref() {
-                rewrite::replace_family(&text, EMBED, lines)
+                rewrite::replace_family(&text, family, lines)
             } else {
                 if now.iter().any(|l| !l.starts_with('#')) {
                     *frozen = Some(now);
@@ -357,7 +357,7 @@ async fn rewrite_answer(
                 text
             }
         }
-        _ => text,
+        ScrapeEdit::ContentType(_) => text,
     };
     out.into_bytes()
 }

@@ -95,19 +95,36 @@ fn copy_tree(
     root: &Path,
     budget: &mut (usize, u64),
 ) -> Result<(), SourceMutantError> {
-    for entry in std::fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let path = entry.path();
-        let kind = entry.file_type().map_err(io(&path))?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            if SKIPPED_DIRS.iter().any(|d| entry.file_name() == *d) {
-                continue;
+    let walk = walkdir::WalkDir::new(from)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            !(e.file_type().is_dir() && SKIPPED_DIRS.iter().any(|d| e.file_name() == *d))
+        });
+    for entry in walk {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(from).to_path_buf();
+            SourceMutantError::Io {
+                path,
+                source: e.into(),
             }
+        })?;
+        let path = entry.path();
+        let kind = entry.file_type();
+        let Ok(rel) = path.strip_prefix(from) else {
+            continue;
+        };
+        let target = to.join(rel);
+        if kind.is_dir() {
             std::fs::create_dir(&target).map_err(io(&target))?;
-            copy_tree(&path, &target, root, budget)?;
         } else if kind.is_file() {
-            let len = entry.metadata().map_err(io(&path))?.len();
+            let len = entry
+                .metadata()
+                .map_err(|e| SourceMutantError::Io {
+                    path: path.to_path_buf(),
+                    source: e.into(),
+                })?
+                .len();
             budget.0 = budget
                 .0
                 .checked_sub(1)
@@ -122,7 +139,7 @@ fn copy_tree(
                     root: root.to_path_buf(),
                     what: format!("{} MiB", MAX_BYTES / (1024 * 1024)),
                 })?;
-            std::fs::copy(&path, &target).map_err(io(&path))?;
+            std::fs::copy(path, &target).map_err(io(path))?;
         }
     }
     Ok(())

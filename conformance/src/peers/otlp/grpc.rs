@@ -337,19 +337,10 @@ fn status_only(code: GrpcCode, message: &str) -> Response<GrpcBody> {
 /// `grpc-message` encoding: printable ASCII but `%` as is, every other
 /// byte as `%XX`; at most `max_chars` characters of `text`.
 fn percent_encode(text: &str, max_chars: usize) -> String {
+    /// Controls, DEL and `%` (non-ASCII bytes are always encoded).
+    const GRPC_MESSAGE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
     let cut: String = text.chars().take(max_chars).collect();
-    let mut out = String::with_capacity(cut.len());
-    for b in cut.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' {
-            out.push(char::from(b));
-        } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(&cut, GRPC_MESSAGE).to_string()
 }
 
 #[cfg(test)]

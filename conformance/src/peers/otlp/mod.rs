@@ -16,357 +16,33 @@ mod grpc;
 
 pub use grpc::{GrpcCode, GrpcFrameError, unframe};
 
-use std::io::Read;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use prost::Message;
 
 use super::{PeerError, ServerHandle};
 use crate::observe::{
-    AttrValue, Attributes, LogRecord, SpanEvent, SpanKind, SpanRecord, StatusCode as OtlpStatus,
+    AttrValue, LogRecord, SpanEvent, SpanKind, SpanRecord, StatusCode as OtlpStatus,
 };
+
+mod decode;
+mod http;
+mod store;
+use self::http::receive;
+pub use decode::*;
+pub use store::*;
 
 /// Largest request body accepted (after and before decompression).
 const MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// How an OTLP payload is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
-
-impl Encoding {
-    /// From a `Content-Type` header: JSON when it says so, protobuf otherwise
-    /// (the OTLP/HTTP default).
-    pub fn from_content_type(content_type: Option<&str>) -> Self {
-        match content_type {
-            Some(ct)
-                if ct
-                    .trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json") =>
-            {
-                Self::Json
-            }
-            _ => Self::Protobuf,
-        }
-    }
-}
-
-/// Why an OTLP payload was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum OtlpDecodeError {
-    #[error("Content-Encoding `{0}` is not supported (send identity or gzip)")]
-    UnsupportedEncoding(String),
-    #[error("gzip body did not decompress: {0}")]
-    Gzip(#[source] std::io::Error),
-    #[error("body is larger than {MAX_BODY} bytes once decompressed")]
-    TooLarge,
-    #[error("protobuf did not decode as {message}: {source}")]
-    Protobuf {
-        message: &'static str,
-        #[source]
-        source: prost::DecodeError,
-    },
-    #[error("JSON did not decode as {message}: {source}")]
-    Json {
-        message: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-/// Undo `Content-Encoding` (identity or gzip).
-pub fn decompress(content_encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, OtlpDecodeError> {
-    match content_encoding.map(|e| e.trim().to_ascii_lowercase()) {
-        None => Ok(body.to_vec()),
-        Some(e) if e.is_empty() || e == "identity" => Ok(body.to_vec()),
-        Some(e) if e == "gzip" || e == "x-gzip" => {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(body)
-                .take(MAX_BODY as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(OtlpDecodeError::Gzip)?;
-            if out.len() > MAX_BODY {
-                return Err(OtlpDecodeError::TooLarge);
-            }
-            Ok(out)
-        }
-        Some(other) => Err(OtlpDecodeError::UnsupportedEncoding(other)),
-    }
-}
-
-/// Decode an `ExportTraceServiceRequest` into span records.
-pub fn decode_traces(encoding: Encoding, body: &[u8]) -> Result<Vec<SpanRecord>, OtlpDecodeError> {
-    const MESSAGE: &str = "ExportTraceServiceRequest";
-    let request = match encoding {
-        Encoding::Protobuf => {
-            ExportTraceServiceRequest::decode(body).map_err(|source| OtlpDecodeError::Protobuf {
-                message: MESSAGE,
-                source,
-            })?
-        }
-        Encoding::Json => serde_json::from_slice(body).map_err(|source| OtlpDecodeError::Json {
-            message: MESSAGE,
-            source,
-        })?,
-    };
-    Ok(spans_of(&request))
-}
-
-/// Decode an `ExportLogsServiceRequest` into log records.
-pub fn decode_logs(encoding: Encoding, body: &[u8]) -> Result<Vec<LogRecord>, OtlpDecodeError> {
-    const MESSAGE: &str = "ExportLogsServiceRequest";
-    let request = match encoding {
-        Encoding::Protobuf => {
-            ExportLogsServiceRequest::decode(body).map_err(|source| OtlpDecodeError::Protobuf {
-                message: MESSAGE,
-                source,
-            })?
-        }
-        Encoding::Json => serde_json::from_slice(body).map_err(|source| OtlpDecodeError::Json {
-            message: MESSAGE,
-            source,
-        })?,
-    };
-    Ok(logs_of(&request))
-}
-
-/// Lowercase hex of an id; `None` when empty or all zero (an invalid id).
-fn id_hex(bytes: &[u8]) -> Option<String> {
-    if bytes.iter().all(|b| *b == 0) {
-        None
-    } else {
-        Some(hex::encode(bytes))
-    }
-}
-
-/// An OTLP `AnyValue` as an [`AttrValue`] (maps become their text).
-pub fn attr_value(value: Option<&AnyValue>) -> AttrValue {
-    match value.and_then(|v| v.value.as_ref()) {
-        None => AttrValue::Str(String::new()),
-        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => AttrValue::Int(*i),
-        Some(any_value::Value::DoubleValue(d)) => AttrValue::Double(*d),
-        Some(any_value::Value::ArrayValue(a)) => {
-            AttrValue::Array(a.values.iter().map(|v| attr_value(Some(v))).collect())
-        }
-        Some(any_value::Value::KvlistValue(list)) => {
-            let inner: Vec<String> = list
-                .values
-                .iter()
-                .map(|kv| format!("{}={}", kv.key, attr_value(kv.value.as_ref())))
-                .collect();
-            AttrValue::Str(format!("{{{}}}", inner.join(", ")))
-        }
-        Some(any_value::Value::BytesValue(b)) => AttrValue::Str(hex::encode(b)),
-        Some(any_value::Value::StringValueStrindex(i)) => AttrValue::Int(i64::from(*i)),
-    }
-}
-
-fn attributes(kvs: &[KeyValue]) -> Attributes {
-    kvs.iter()
-        .map(|kv| (kv.key.clone(), attr_value(kv.value.as_ref())))
-        .collect()
-}
-
-fn span_kind(kind: i32) -> SpanKind {
-    match kind {
-        1 => SpanKind::Internal,
-        2 => SpanKind::Server,
-        3 => SpanKind::Client,
-        4 => SpanKind::Producer,
-        5 => SpanKind::Consumer,
-        _ => SpanKind::Unspecified,
-    }
-}
-
-fn status_code(code: i32) -> OtlpStatus {
-    match code {
-        1 => OtlpStatus::Ok,
-        2 => OtlpStatus::Error,
-        _ => OtlpStatus::Unset,
-    }
-}
-
-/// Flatten a trace export into records.
-pub fn spans_of(request: &ExportTraceServiceRequest) -> Vec<SpanRecord> {
-    let mut out = Vec::new();
-    for rs in &request.resource_spans {
-        let resource = rs
-            .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
-            .unwrap_or_default();
-        for ss in &rs.scope_spans {
-            let scope = ss
-                .scope
-                .as_ref()
-                .map(|s| s.name.clone())
-                .unwrap_or_default();
-            for span in &ss.spans {
-                let (status, status_message) = span
-                    .status
-                    .as_ref()
-                    .map(|s| (status_code(s.code), s.message.clone()))
-                    .unwrap_or_default();
-                out.push(SpanRecord {
-                    trace_id: hex::encode(&span.trace_id),
-                    span_id: hex::encode(&span.span_id),
-                    parent_span_id: id_hex(&span.parent_span_id),
-                    name: span.name.clone(),
-                    kind: span_kind(span.kind),
-                    start_unix_nano: span.start_time_unix_nano,
-                    end_unix_nano: span.end_time_unix_nano,
-                    attributes: attributes(&span.attributes),
-                    status,
-                    status_message,
-                    events: span
-                        .events
-                        .iter()
-                        .map(|e| SpanEvent {
-                            name: e.name.clone(),
-                            attributes: attributes(&e.attributes),
-                        })
-                        .collect(),
-                    resource: resource.clone(),
-                    scope: scope.clone(),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Flatten a log export into records.
-pub fn logs_of(request: &ExportLogsServiceRequest) -> Vec<LogRecord> {
-    let mut out = Vec::new();
-    for rl in &request.resource_logs {
-        let resource = rl
-            .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
-            .unwrap_or_default();
-        for sl in &rl.scope_logs {
-            for record in &sl.log_records {
-                let body = match attr_value(record.body.as_ref()) {
-                    AttrValue::Str(s) => s,
-                    other => other.to_string(),
-                };
-                out.push(LogRecord {
-                    trace_id: id_hex(&record.trace_id),
-                    span_id: id_hex(&record.span_id),
-                    severity_text: Some(record.severity_text.clone()).filter(|s| !s.is_empty()),
-                    severity_number: Some(record.severity_number).filter(|n| *n != 0),
-                    body,
-                    attributes: attributes(&record.attributes),
-                    resource: resource.clone(),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Everything received so far.
-/// How much the receiver keeps of one run: records beyond these are
-/// counted and dropped (see [`OtlpReceiver::truncations`]), so a SUT that
-/// floods the receiver cannot exhaust the harness's memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReceiveLimits {
-    /// Span records kept.
-    pub max_spans: usize,
-    /// Log records kept.
-    pub max_logs: usize,
-    /// Decoded payload bytes accepted in total (all signals).
-    pub max_bytes: usize,
-    /// Refusal messages kept.
-    pub max_errors: usize,
-}
-
-impl Default for ReceiveLimits {
-    fn default() -> Self {
-        Self {
-            max_spans: 50_000,
-            max_logs: 50_000,
-            max_bytes: 256 * 1024 * 1024,
-            max_errors: 100,
-        }
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-struct Received {
-    limits: ReceiveLimits,
-    spans: Vec<SpanRecord>,
-    logs: Vec<LogRecord>,
-    errors: Vec<String>,
-    exports: u32,
-    bytes: usize,
-    dropped_spans: usize,
-    dropped_logs: usize,
-    dropped_payloads: usize,
-    dropped_errors: usize,
-}
-
-impl Received {
-    fn keep<T>(kept: &mut Vec<T>, max: usize, dropped: &mut usize, new: Vec<T>) {
-        let room = max.saturating_sub(kept.len());
-        *dropped += new.len().saturating_sub(room);
-        kept.extend(new.into_iter().take(room));
-    }
-
-    fn truncations(&self) -> Vec<String> {
-        let l = &self.limits;
-        let mut out = Vec::new();
-        if self.dropped_spans > 0 {
-            out.push(format!(
-                "OTLP receiver: kept the first {} spans, dropped {} more",
-                l.max_spans, self.dropped_spans
-            ));
-        }
-        if self.dropped_logs > 0 {
-            out.push(format!(
-                "OTLP receiver: kept the first {} log records, dropped {} more",
-                l.max_logs, self.dropped_logs
-            ));
-        }
-        if self.dropped_payloads > 0 {
-            out.push(format!(
-                "OTLP receiver: {} payload(s) dropped undecoded after {} bytes were received",
-                self.dropped_payloads, l.max_bytes
-            ));
-        }
-        if self.dropped_errors > 0 {
-            out.push(format!(
-                "OTLP receiver: kept the first {} refusal messages, dropped {} more",
-                l.max_errors, self.dropped_errors
-            ));
-        }
-        out
-    }
-}
-
-type Shared = Arc<Mutex<Received>>;
-
-fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Received> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// The running receiver (HTTP and gRPC). Stops when dropped.
 #[derive(Debug)]
@@ -501,105 +177,6 @@ impl OtlpReceiver {
     }
 }
 
-/// Decode one export of `signal` (already decompressed) and keep what it
-/// holds within the limits. Shared by OTLP/HTTP and OTLP/gRPC; the caller
-/// counts the export and records a refusal.
-fn ingest(
-    shared: &Shared,
-    signal: Signal,
-    encoding: Encoding,
-    raw: &[u8],
-) -> Result<(), OtlpDecodeError> {
-    {
-        let mut r = lock(shared);
-        if r.bytes.saturating_add(raw.len()) > r.limits.max_bytes {
-            r.dropped_payloads += 1;
-            return Ok(());
-        }
-        r.bytes += raw.len();
-    }
-    match signal {
-        Signal::Traces => decode_traces(encoding, raw).map(|spans| {
-            let r = &mut *lock(shared);
-            Received::keep(
-                &mut r.spans,
-                r.limits.max_spans,
-                &mut r.dropped_spans,
-                spans,
-            );
-        }),
-        Signal::Logs => decode_logs(encoding, raw).map(|logs| {
-            let r = &mut *lock(shared);
-            Received::keep(&mut r.logs, r.limits.max_logs, &mut r.dropped_logs, logs);
-        }),
-        Signal::Metrics => Ok(()),
-    }
-}
-
-/// Keep a refusal message (within [`ReceiveLimits::max_errors`]).
-fn refuse(shared: &Shared, message: String) {
-    let r = &mut *lock(shared);
-    Received::keep(
-        &mut r.errors,
-        r.limits.max_errors,
-        &mut r.dropped_errors,
-        vec![message],
-    );
-}
-
-fn receive(shared: &Shared, headers: &HeaderMap, body: &[u8], signal: Signal) -> Response {
-    let header_str = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header_str(header::CONTENT_TYPE);
-    let encoding = Encoding::from_content_type(content_type.as_deref());
-    let content_encoding = header_str(header::CONTENT_ENCODING);
-    lock(shared).exports += 1;
-
-    let outcome = decompress(content_encoding.as_deref(), body)
-        .and_then(|raw| ingest(shared, signal, encoding, &raw));
-    if let Err(e) = outcome {
-        let message = format!(
-            "OTLP {}: refused a {}-byte payload (Content-Type {}, Content-Encoding {}): {e}",
-            signal.path(),
-            body.len(),
-            content_type.as_deref().unwrap_or("none"),
-            content_encoding.as_deref().unwrap_or("none"),
-        );
-        refuse(shared, message.clone());
-        return (
-            StatusCode::BAD_REQUEST,
-            [(header::CONTENT_TYPE, "text/plain")],
-            message,
-        )
-            .into_response();
-    }
-    match encoding {
-        Encoding::Json => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{}",
-        )
-            .into_response(),
-        Encoding::Protobuf => {
-            let bytes = match signal {
-                Signal::Traces => ExportTraceServiceResponse::default().encode_to_vec(),
-                Signal::Logs => ExportLogsServiceResponse::default().encode_to_vec(),
-                Signal::Metrics => Vec::new(),
-            };
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/x-protobuf")],
-                bytes,
-            )
-                .into_response()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -612,6 +189,7 @@ mod tests {
     };
 
     use super::*;
+    use prost::Message;
 
     fn kv(key: &str, value: any_value::Value) -> KeyValue {
         KeyValue {
