@@ -9,8 +9,24 @@
 # the Python virtualenv of fixtures/suts/python-otel, the pinned npm
 # install of the official MCP suite (Node 22), the npm install of
 # fixtures/suts/ts-otel and the local embedding model.
+#
+#   scripts/test.sh --quick   the edit-test loop: the unit tests of every crate
+#                             (lib and bin), then the main job (the conformance
+#                             suite against the reference) with the telemetry
+#                             gate on that run (diff against the committed
+#                             baseline, live-check against conformance/registry);
+#                             no integration tests, no matrix, no mutants, no
+#                             benches. CI (.ci/run) runs the full suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  source scripts/setup.sh
+  cargo test --workspace --lib --bins "$@"
+  exec scripts/conformance.sh \
+    --baseline fixtures/telemetry/reference.snapshot.json \
+    --registry conformance/registry --fail-on-coverage-below 100
+fi
 source scripts/setup.sh
 fixtures/suts/python-otel/setup.sh
 fixtures/suts/python-otel-grpc/setup.sh

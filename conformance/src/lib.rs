@@ -1,5 +1,11 @@
 //! codeintel conformance: start peers → start SUT → drive → official MCP suite → observe →
 //! check → report.
+//!
+//! [`session`] strings these together for one implementation (the binary's
+//! subcommands loop over it); [`report`] renders the verdicts (one run, or
+//! the [`report::matrix`] of several) and owns the exit codes; [`gate`] is
+//! the telemetry regression gate; [`mutate`] the mutating proxy and the
+//! mutation score.
 
 pub mod catalog;
 pub mod checks;
@@ -14,5 +20,6 @@ pub mod observe;
 pub mod peers;
 pub mod report;
 pub mod scrape;
+pub mod session;
 pub mod sut;
 pub mod text;

@@ -65,7 +65,7 @@ fn good_run_snapshots() {
     insta::assert_snapshot!("good_markdown", markdown::render(&results, &ctx));
     insta::assert_snapshot!("good_json", json::render(&results, &ctx));
     insta::assert_snapshot!("good_junit", junit::render(&results, &ctx));
-    assert_eq!(report::exit_code(&results, true), 0);
+    assert_eq!(report::exit_code(&results, true), report::Exit::Pass);
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn bad_run_fails_exactly_the_broken_requirements() {
     .into_iter()
     .collect();
     assert_eq!(unmet, want);
-    assert_eq!(report::exit_code(&results, false), 1);
+    assert_eq!(report::exit_code(&results, false), report::Exit::Fail);
     let summary = report::Summary::of(&results).to_string();
     assert_eq!(
         summary,
@@ -293,12 +293,12 @@ fn expected_failures_turn_failures_into_xfail_and_passes_into_stale() {
     assert_eq!(outcome("TRC-002"), Outcome::ExpectedFail);
     assert_eq!(
         report::exit_code(&results, false),
-        0,
+        report::Exit::Pass,
         "only expected failures left"
     );
     assert_eq!(
         report::exit_code(&results, true),
-        1,
+        report::Exit::Fail,
         "strict still fails on MET-011"
     );
 
@@ -311,7 +311,7 @@ fn expected_failures_turn_failures_into_xfail_and_passes_into_stale() {
         .map(|r| r.id.as_str())
         .collect();
     assert_eq!(stale, ["MET-005", "TRC-001", "TRC-002", "MCP-005"]);
-    assert_eq!(report::exit_code(&results, false), 1);
+    assert_eq!(report::exit_code(&results, false), report::Exit::Fail);
     let table = table::render(&results, &Context::default(), plain());
     assert!(table.contains("STALE"), "{table}");
     assert!(

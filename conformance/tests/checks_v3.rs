@@ -133,7 +133,10 @@ fn lnt_zero_files_checked_is_not_a_pass() {
         assert_eq!(results[id].outcome, Outcome::Error, "{id}");
         assert!(results[id].message.contains("checked 0 files"), "{id}");
     }
-    assert_eq!(report::exit_code(&checks::run_all(&obs), false), 1);
+    assert_eq!(
+        report::exit_code(&checks::run_all(&obs), false),
+        report::Exit::Fail
+    );
 }
 
 #[test]
@@ -189,11 +192,17 @@ fn mcp_warnings_without_a_success_fail() {
 fn strict_fails_a_run_with_a_skipped_must() {
     let skipped = CheckResult::skip("LNT-001", "no --source given");
     let should_skipped = CheckResult::skip("LNT-003", "no --source given");
-    assert_eq!(report::exit_code(std::slice::from_ref(&skipped), false), 0);
-    assert_eq!(report::exit_code(std::slice::from_ref(&skipped), true), 1);
+    assert_eq!(
+        report::exit_code(std::slice::from_ref(&skipped), false),
+        report::Exit::Pass
+    );
+    assert_eq!(
+        report::exit_code(std::slice::from_ref(&skipped), true),
+        report::Exit::Fail
+    );
     assert_eq!(
         report::exit_code(std::slice::from_ref(&should_skipped), true),
-        0,
+        report::Exit::Pass,
         "a skipped SHOULD does not fail even a strict run"
     );
     // And in the JUnit report: a failure, not a skip.

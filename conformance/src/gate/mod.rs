@@ -10,13 +10,18 @@
 //! - [`registry`] and [`live_check`]: the registry's model and the check of
 //!   observations against it, with Weaver's finding ids and levels and a
 //!   coverage figure.
+//! - [`run`]: all of the above on a run just made (`run --baseline`,
+//!   `--snapshot-out`, `--registry`).
 //!
-//! Everything here is pure except [`load_snapshot`], which reads a file.
+//! Everything here is pure except [`load_snapshot`] and
+//! [`load_observations`], which read a file, and [`run`], which reads and
+//! writes the files it is given.
 
 pub mod diff;
 pub mod live_check;
 pub mod registry;
 pub mod render;
+pub mod run;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ struct Report<'a> {
     /// Outcome kinds that fail the run besides `fail` (`--fail-on`, joined
     /// with `--strict`).
     fail_on: Vec<&'static str>,
-    exit_code: i32,
+    exit_code: super::Exit,
     summary: Summary,
     phases: &'a [PhaseTiming],
     harness_errors: &'a [String],
@@ -119,7 +119,7 @@ mod tests {
                 startup_notes: &notes,
                 startup_error: Some("exited with status 3"),
                 peer_errors: &peers,
-                exit_code: Some(2),
+                exit_code: Some(super::Exit::Harness),
                 ..Context::default()
             },
         );

@@ -26,7 +26,7 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>) -> String {
     let mut out = String::new();
     let sut = if ctx.sut.is_empty() { "?" } else { ctx.sut };
     let _ = write!(out, "# codeintel conformance: {sut}\n\n");
-    let verdict = if ctx.exit_code(results) == 0 {
+    let verdict = if ctx.exit_code(results) == super::Exit::Pass {
         "**conforms**"
     } else {
         "**does not conform**"

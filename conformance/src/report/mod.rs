@@ -1,13 +1,17 @@
-//! Reports: a terminal table, JSON, JUnit XML and Markdown; the exit code;
+//! Reports: a terminal table, JSON, JUnit XML and Markdown of one run; the
+//! matrix of several ([`matrix`]); the process's exit code ([`Exit`]);
 //! expected failures.
 //!
 //! Every renderer is a pure function from results (and a [`Context`]) to a
-//! string; writing files and choosing colour is the caller's job.
+//! string; writing files and choosing colour is the caller's job. Every JUnit
+//! document (a run's, the matrix's, the telemetry gate's) is written by
+//! [`junit::JunitWriter`].
 
 pub mod expected;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod matrix;
 pub mod table;
 
 use std::fmt;
@@ -18,7 +22,7 @@ pub use expected::{ExpectedFailures, ExpectedFailuresError};
 
 use crate::catalog::Level;
 use crate::checks::{CheckResult, Outcome};
-use crate::observe::PhaseTiming;
+use crate::observe::{DeadlineExceeded, Observations, PhaseTiming};
 
 /// What a report says besides the results.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,12 +47,55 @@ pub struct Context<'a> {
     pub peer_errors: &'a [String],
     /// The process's exit code when the caller knows more than the results
     /// (harness errors, the telemetry gate); reports then state it.
-    pub exit_code: Option<i32>,
+    pub exit_code: Option<Exit>,
+}
+
+/// The process's exit code: what the README, `REQUIREMENTS.md` and the JSON
+/// report's `exit_code` (serialised as its number) state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exit {
+    /// 0: every MUST holds (with `--strict`, every SHOULD too, and no MUST
+    /// was skipped); for `diff` and `live-check`, the gate passes.
+    #[default]
+    Pass = 0,
+    /// 1: some requirement fails (or the gate, or an expectation file, finds
+    /// a difference).
+    Fail = 1,
+    /// 2: the harness itself failed (bad arguments or manifest, peers that
+    /// could not start, missing fixtures, unwritable report files).
+    Harness = 2,
+    /// 3: the overall run deadline (`--deadline`) expired; the verdicts
+    /// printed judge the part of the run that was made.
+    Deadline = 3,
+}
+
+impl Exit {
+    /// The number the process exits with.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// [`Self::Fail`] when `failed`, else [`Self::Pass`].
+    pub const fn failed_if(failed: bool) -> Self {
+        if failed { Self::Fail } else { Self::Pass }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+impl Serialize for Exit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.code())
+    }
 }
 
 impl Context<'_> {
     /// The run's exit code: the caller's, else the one the results give.
-    pub fn exit_code(&self, results: &[CheckResult]) -> i32 {
+    pub fn exit_code(&self, results: &[CheckResult]) -> Exit {
         self.exit_code
             .unwrap_or_else(|| exit_code_on(results, self.effective_fail_on()))
     }
@@ -216,16 +263,17 @@ pub fn fails_run_on(r: &CheckResult, fail_on: FailOn) -> bool {
     }
 }
 
-/// The run's exit code: 0 when every MUST holds (and, with `strict`, every
-/// SHOULD, and no MUST was skipped), 1 otherwise. (Exit 2, "the harness itself failed", is decided by
-/// the runner before any result exists.)
-pub fn exit_code(results: &[CheckResult], strict: bool) -> i32 {
+/// The run's exit code: [`Exit::Pass`] when every MUST holds (and, with
+/// `strict`, every SHOULD, and no MUST was skipped), [`Exit::Fail`]
+/// otherwise. ([`Exit::Harness`] and [`Exit::Deadline`] are decided by the
+/// runner, which knows more than the results.)
+pub fn exit_code(results: &[CheckResult], strict: bool) -> Exit {
     exit_code_on(results, FailOn::strict(strict))
 }
 
 /// The run's exit code when it also fails on the kinds of `fail_on`.
-pub fn exit_code_on(results: &[CheckResult], fail_on: FailOn) -> i32 {
-    i32::from(results.iter().any(|r| fails_run_on(r, fail_on)))
+pub fn exit_code_on(results: &[CheckResult], fail_on: FailOn) -> Exit {
+    Exit::failed_if(results.iter().any(|r| fails_run_on(r, fail_on)))
 }
 
 /// Text safe for one table cell or XML attribute: no control characters,
@@ -246,6 +294,29 @@ pub(crate) fn evidence_line(s: &str) -> String {
         .collect::<String>()
         .trim_end()
         .to_owned()
+}
+
+/// The deadline outcome, in one line.
+pub fn deadline_line(d: &DeadlineExceeded) -> String {
+    format!(
+        "deadline exceeded: the run was cut after {} s (--deadline){}; the verdicts above judge a partial run",
+        d.deadline_secs,
+        d.after_phase
+            .as_deref()
+            .map(|p| format!(", in the phase after `{p}`"))
+            .unwrap_or_default()
+    )
+}
+
+/// The harness's own problems with a run (its errors, a deadline cut), in
+/// one line; `None` when the run was whole.
+pub fn problems(obs: &Observations, extra: Option<String>) -> Option<String> {
+    let mut problems = obs.harness_errors.clone();
+    problems.extend(extra);
+    if let Some(d) = &obs.deadline_exceeded {
+        problems.push(deadline_line(d));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 #[cfg(test)]
@@ -295,29 +366,35 @@ mod tests {
             should_error.clone(),
         ];
         let on = |list: &str| FailOn::parse(list).unwrap();
-        assert_eq!(exit_code_on(&all, FailOn::default()), 0);
+        assert_eq!(exit_code_on(&all, FailOn::default()), Exit::Pass);
         assert_eq!(
             exit_code_on(std::slice::from_ref(&skipped_must), on("skip")),
-            1
+            Exit::Fail
         );
-        assert_eq!(exit_code_on(std::slice::from_ref(&warned), on("skip")), 0);
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&warned), on("skip")),
+            Exit::Pass
+        );
         assert_eq!(
             exit_code_on(std::slice::from_ref(&should_error), on("skip")),
-            0
+            Exit::Pass
         );
         assert_eq!(
             exit_code_on(std::slice::from_ref(&skipped_should), on("skip,warn,error")),
-            0,
+            Exit::Pass,
             "a skipped SHOULD never fails a run"
         );
-        assert_eq!(exit_code_on(std::slice::from_ref(&warned), on("warn")), 1);
+        assert_eq!(
+            exit_code_on(std::slice::from_ref(&warned), on("warn")),
+            Exit::Fail
+        );
         assert_eq!(
             exit_code_on(std::slice::from_ref(&skipped_must), on("warn")),
-            0
+            Exit::Pass
         );
         assert_eq!(
             exit_code_on(std::slice::from_ref(&should_error), on("error")),
-            1
+            Exit::Fail
         );
         assert_eq!(on(" warn , skip").kinds(), ["skip", "warn"]);
         assert_eq!(FailOn::STRICT, on("skip,warn,error"));
@@ -331,8 +408,11 @@ mod tests {
             fail_on: on("skip"),
             ..Context::default()
         };
-        assert_eq!(ctx.exit_code(std::slice::from_ref(&skipped_must)), 1);
-        assert_eq!(ctx.exit_code(std::slice::from_ref(&warned)), 0);
+        assert_eq!(
+            ctx.exit_code(std::slice::from_ref(&skipped_must)),
+            Exit::Fail
+        );
+        assert_eq!(ctx.exit_code(std::slice::from_ref(&warned)), Exit::Pass);
         for bad in ["fail", "skip,", "skipped", ""] {
             let err = FailOn::parse(bad).unwrap_err();
             assert!(
@@ -345,41 +425,76 @@ mod tests {
     #[test]
     fn exit_code_fails_on_must_failures_errors_stale_and_strict_warnings() {
         let pass = result("MET-001", Outcome::Pass);
-        assert_eq!(exit_code(std::slice::from_ref(&pass), false), 0);
+        assert_eq!(exit_code(std::slice::from_ref(&pass), false), Exit::Pass);
         assert_eq!(
             exit_code(&[pass.clone(), result("MET-002", Outcome::Fail)], false),
-            1
+            Exit::Fail
         );
-        assert_eq!(exit_code(&[result("MET-010", Outcome::Warn)], false), 0);
-        assert_eq!(exit_code(&[result("MET-010", Outcome::Warn)], true), 1);
+        assert_eq!(
+            exit_code(&[result("MET-010", Outcome::Warn)], false),
+            Exit::Pass
+        );
+        assert_eq!(
+            exit_code(&[result("MET-010", Outcome::Warn)], true),
+            Exit::Fail
+        );
         assert_eq!(
             exit_code(&[result("MET-003", Outcome::Error)], false),
-            1,
+            Exit::Fail,
             "MUST error"
         );
         assert_eq!(
             exit_code(&[result("MET-010", Outcome::Error)], false),
-            0,
+            Exit::Pass,
             "SHOULD error"
         );
-        assert_eq!(exit_code(&[result("MET-010", Outcome::Error)], true), 1);
-        assert_eq!(exit_code(&[result("LNT-001", Outcome::Skip)], false), 0);
+        assert_eq!(
+            exit_code(&[result("MET-010", Outcome::Error)], true),
+            Exit::Fail
+        );
+        assert_eq!(
+            exit_code(&[result("LNT-001", Outcome::Skip)], false),
+            Exit::Pass
+        );
         assert_eq!(
             exit_code(&[result("LNT-001", Outcome::Skip)], true),
-            1,
+            Exit::Fail,
             "strict: a skipped MUST is not shown to hold"
         );
-        assert_eq!(exit_code(&[result("LNT-003", Outcome::Skip)], true), 0);
+        assert_eq!(
+            exit_code(&[result("LNT-003", Outcome::Skip)], true),
+            Exit::Pass
+        );
         assert_eq!(
             exit_code(&[result("MET-002", Outcome::ExpectedFail)], true),
-            0
+            Exit::Pass
         );
-        assert_eq!(exit_code(&[result("MET-002", Outcome::Stale)], false), 1);
+        assert_eq!(
+            exit_code(&[result("MET-002", Outcome::Stale)], false),
+            Exit::Fail
+        );
     }
 
     #[test]
     fn one_line_strips_control_characters() {
         assert_eq!(one_line("a\nb\u{1b}[31m "), "a b [31m");
         assert_eq!(evidence_line("  child\t "), "  child");
+    }
+
+    #[test]
+    fn problems_join_harness_errors_and_the_deadline() {
+        let mut obs = Observations::default();
+        assert_eq!(problems(&obs, None), None);
+        obs.harness_errors.push("peer down".into());
+        obs.deadline_exceeded = Some(DeadlineExceeded {
+            deadline_secs: 5,
+            after_phase: Some("start".into()),
+        });
+        let p = problems(&obs, Some("no source".into())).unwrap();
+        assert!(
+            p.starts_with("peer down; no source; deadline exceeded: the run was cut after 5 s"),
+            "{p}"
+        );
+        assert!(p.contains("in the phase after `start`"), "{p}");
     }
 }

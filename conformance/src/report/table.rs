@@ -104,7 +104,7 @@ pub fn render(results: &[CheckResult], ctx: &Context<'_>, opts: TableOptions) ->
     }
     let summary = Summary::of(results);
     out.push('\n');
-    let verdict = if ctx.exit_code(results) == 0 {
+    let verdict = if ctx.exit_code(results) == super::Exit::Pass {
         paint(&summary.to_string(), color_of(Outcome::Pass), opts.color)
     } else {
         paint(&summary.to_string(), color_of(Outcome::Fail), opts.color)
