@@ -2,7 +2,6 @@
 
 use super::CheckResult;
 pub use crate::contract::{BUCKETS_B, FAISS_IMPLS, GATING_CLASSES, RM3_VALUES};
-use crate::contract::{DUCKDB_EXECUTE, EMBED_LATENCY};
 use crate::observe::{Observations, Scrape};
 use crate::scrape::{self, Exposition};
 
@@ -12,7 +11,7 @@ mod exposition;
 mod histograms;
 mod hygiene;
 pub use counts::*;
-use describe::{bounds_text, bucketed_histogram, histogram_evidence, missing_family, same_bounds};
+use describe::{bucketed_histogram, histogram_evidence, missing_family};
 pub use exposition::*;
 pub use histograms::*;
 pub use hygiene::*;
@@ -119,7 +118,9 @@ fn judged_first<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::describe::{bounds_text, same_bounds};
     use super::*;
+    use crate::contract::{DUCKDB_EXECUTE, EMBED_LATENCY};
 
     #[test]
     fn bounds_compare_as_numbers() {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{CheckResult, capped, excerpt};
-use crate::observe::{AttrValue, McpExchange, Observations, SpanKind, SpanRecord, StatusCode};
+use crate::observe::{AttrValue, McpExchange, Observations, SpanRecord, StatusCode};
 
 mod context;
 mod query_text;
@@ -227,6 +227,7 @@ fn tool_call<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::SpanKind;
 
     fn span(trace: &str, id: &str, parent: Option<&str>, name: &str, start: u64) -> SpanRecord {
         SpanRecord {

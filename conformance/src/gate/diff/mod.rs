@@ -19,13 +19,11 @@
 //! change that no longer occurs is stale and fails, like a stale expected
 //! failure. The module is pure: snapshots and config in, [`DiffReport`] out.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::{AttributeShape, LabelShape, MetricShape, Snapshot, SpanShape};
+use super::snapshot::Snapshot;
 
 mod config;
 mod differ;
@@ -152,7 +150,10 @@ pub fn diff(
 mod tests {
     use super::differ::show;
     use super::*;
+    use crate::gate::snapshot::{AttributeShape, LabelShape, MetricShape, SpanShape};
     use crate::gate::snapshot::{FORMAT, LogShape, LogsShape, ROOT};
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
 
     fn label(values: &[&str]) -> LabelShape {
         LabelShape {

@@ -18,21 +18,13 @@ pub use grpc::{GrpcCode, GrpcFrameError, unframe};
 
 use std::sync::{Arc, Mutex};
 
+use super::{PeerError, ServerHandle};
+use crate::observe::{LogRecord, SpanRecord};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-
-use super::{PeerError, ServerHandle};
-use crate::observe::{
-    AttrValue, LogRecord, SpanEvent, SpanKind, SpanRecord, StatusCode as OtlpStatus,
-};
 
 mod decode;
 mod http;
@@ -189,6 +181,12 @@ mod tests {
     };
 
     use super::*;
+    use crate::observe::{AttrValue, SpanEvent, SpanKind, StatusCode as OtlpStatus};
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use prost::Message;
 
     fn kv(key: &str, value: any_value::Value) -> KeyValue {
