@@ -329,8 +329,7 @@ async fn trace(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response
     let status = response.status();
     span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
-        span.record("otel.status_code", "ERROR");
-        span.record("error.type", status.as_str());
+        crate::observability::mark_failed(&span, status.as_str(), None);
     }
     response
 }

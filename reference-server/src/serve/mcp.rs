@@ -758,9 +758,7 @@ impl McpServer {
                 Ok(CallToolResult::structured(ok.value).into())
             }
             Err(e) => {
-                span.record("error.type", e.kind);
-                span.record("otel.status_code", "ERROR");
-                span.record("otel.status_description", e.message.as_str());
+                crate::observability::mark_failed(&span, e.kind, Some(&e.message));
                 span.in_scope(
                     || tracing::warn!(error.type = e.kind, "tool {tool} failed: {}", e.message),
                 );
