@@ -38,7 +38,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::http::{HttpTraceContext, describe_json_error, extract_context};
+use super::json_error::describe_json_error;
+use super::propagation::{HttpTraceContext, context_from_traceparent, extract_context};
 use super::{AppState, Run, ServeError, guard};
 use crate::diagnostics::timeline::Timeline;
 use crate::index::walk;
@@ -326,19 +327,10 @@ fn parent_context(
     ctx: &RequestContext<RoleServer>,
 ) -> Option<opentelemetry::Context> {
     use opentelemetry::trace::TraceContextExt as _;
-    let from_meta = |traceparent: &str, tracestate: Option<&str>| {
-        let mut carrier = std::collections::HashMap::new();
-        carrier.insert("traceparent".to_owned(), traceparent.to_owned());
-        if let Some(ts) = tracestate {
-            carrier.insert("tracestate".to_owned(), ts.to_owned());
-        }
-        let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
-        cx.span().span_context().is_valid().then_some(cx)
-    };
     let meta_sources = [Some(&ctx.meta), params.meta.as_ref()];
     for meta in meta_sources.into_iter().flatten() {
         if let Some(tp) = meta.get_traceparent()
-            && let Some(cx) = from_meta(tp, meta.get_tracestate())
+            && let Some(cx) = context_from_traceparent(tp, meta.get_tracestate())
         {
             return Some(cx);
         }
