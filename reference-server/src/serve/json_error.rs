@@ -50,7 +50,10 @@ mod tests {
         assert_eq!(field.as_deref(), Some("k"));
         assert!(msg.starts_with("field `k`: "), "{msg}");
         assert_eq!(describe(r#"{"k": 1}"#).0.as_deref(), Some("query"));
-        assert_eq!(describe(r#"{"query": "x", "top": 1}"#).0.as_deref(), Some("top"));
+        assert_eq!(
+            describe(r#"{"query": "x", "top": 1}"#).0.as_deref(),
+            Some("top")
+        );
         assert_eq!(quoted_name("no quotes here"), None);
     }
 }

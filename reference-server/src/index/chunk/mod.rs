@@ -51,8 +51,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) use lines::Lines;
 use output::build_output;
 pub(crate) use segment::{Segment, push_windowed};
-pub(crate) use tree::{Ctx, DefMatch, LangSpec, field_text, node_text};
 use tree::parse_with;
+pub(crate) use tree::{Ctx, DefMatch, LangSpec, field_text, node_text};
 
 /// A source language, detected from the file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -438,6 +438,7 @@ mod tests {
     use super::test_support::{assert_covered, chunk, spans};
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashSet;
     use std::fmt::Write as _;
 
     #[test]

@@ -119,7 +119,11 @@ fn shared_search(index: &IndexImpl, query: &[f32], k: usize) -> Result<SearchRes
     })
 }
 
-pub(super) fn set_parameter(index: &IndexImpl, name: &'static str, value: u32) -> Result<(), DenseError> {
+pub(super) fn set_parameter(
+    index: &IndexImpl,
+    name: &'static str,
+    value: u32,
+) -> Result<(), DenseError> {
     let space = ParameterSpace::new().map_err(faiss_err("create a FAISS parameter space"))?;
     space
         .set_index_parameter(index, name, value)

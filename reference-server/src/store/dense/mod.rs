@@ -32,6 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use faiss::index::ConcurrentIndex;
 use opentelemetry::KeyValue;
 use serde::{Deserialize, Serialize};
 
