@@ -424,9 +424,7 @@ impl LocalEmbedder {
                     Ok(out.vectors)
                 }
                 Err(e) => {
-                    span.record("error.type", e.kind());
-                    span.record("otel.status_code", "ERROR");
-                    span.record("otel.status_description", e.to_string().as_str());
+                    crate::observability::mark_failed(&span, e.kind(), Some(&e.to_string()));
                     tracing::error!(
                         exception.message = %e,
                         "exception.type" = e.type_name(),

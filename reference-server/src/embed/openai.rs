@@ -449,9 +449,7 @@ impl OpenAiEmbedder {
                     // Opened during our retries (or by a concurrent call):
                     // stop here.
                     span.record("codeintel.embed.attempts", i64::from(attempt));
-                    span.record("error.type", e.kind());
-                    span.record("otel.status_code", "ERROR");
-                    span.record("otel.status_description", e.to_string().as_str());
+                    crate::observability::mark_failed(&span, e.kind(), Some(&e.to_string()));
                     tracing::error!(
                         parent: &span,
                         exception.message = %e,
@@ -513,13 +511,8 @@ impl OpenAiEmbedder {
                             span.record("http.response.status_code", i64::from(status));
                         }
                         span.record("codeintel.embed.attempts", attempts);
-                        span.record("error.type", e.kind());
-                        // Status first, then the ERROR event: the layer only
-                        // replaces an error status by a "greater" one, and the
-                        // ERROR-level event would otherwise leave an empty
-                        // description.
-                        span.record("otel.status_code", "ERROR");
-                        span.record("otel.status_description", e.to_string().as_str());
+                        // Status first, then the ERROR event (see `mark_failed`).
+                        crate::observability::mark_failed(&span, e.kind(), Some(&e.to_string()));
                         tracing::error!(
                             parent: &span,
                             exception.message = %e,

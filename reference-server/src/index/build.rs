@@ -50,7 +50,7 @@ use crate::store::catalog::{
     Catalog, CatalogError, ChunkHash, ChunkRecord, FileRecord, FileRows, SymbolRecord,
 };
 use crate::store::dense::{DenseDiff, DenseError, DenseIndex, DenseKind, DenseOptions};
-use crate::store::sparse::{SparseDoc, SparseError, SparseIndex};
+use crate::store::sparse::{SparseDiff, SparseDoc, SparseError, SparseIndex};
 use crate::text::content_hash;
 
 /// Files written to the catalog per transaction.
@@ -906,9 +906,9 @@ fn index_stage(
     ctx.stats.dense_added = diff.added;
     ctx.stats.dense_removed = diff.removed;
     ctx.stats.dense_rebuilt = diff.rebuilt;
-    ctx.stats.sparse_added = sparse_diff.0;
-    ctx.stats.sparse_removed = sparse_diff.1;
-    ctx.stats.sparse_rebuilt = sparse_diff.2;
+    ctx.stats.sparse_added = sparse_diff.added;
+    ctx.stats.sparse_removed = sparse_diff.removed;
+    ctx.stats.sparse_rebuilt = sparse_diff.rebuilt;
 
     // Unembedded chunks: counted, the first listed with why.
     let reason_of = |id: &str| -> String {
@@ -1014,13 +1014,12 @@ fn dense_index(
 
 /// The sparse index of the new version: the previous segments plus the
 /// diff, or (no usable previous index) every chunk of the catalog.
-/// Returns (added, removed, rebuilt).
 fn sparse_index(
     catalog: &Catalog,
     prev: Option<&Path>,
     dir: &Path,
     plan: &Plan,
-) -> Result<(usize, usize, bool), BuildError> {
+) -> Result<SparseDiff, BuildError> {
     let docs = || {
         plan.add.iter().map(|c| SparseDoc {
             id: c.id.clone(),
@@ -1031,7 +1030,7 @@ fn sparse_index(
     };
     if let Some(prev) = prev {
         match SparseIndex::update(prev, dir, &plan.remove, docs()) {
-            Ok((_, diff)) => return Ok((diff.added, diff.removed, false)),
+            Ok((_, diff)) => return Ok(diff),
             Err(e) => {
                 tracing::warn!("previous sparse index not reusable, rebuilding it: {e}");
                 if dir.exists() {
@@ -1054,7 +1053,7 @@ fn sparse_index(
     })?;
     let n = docs.len();
     SparseIndex::build(dir, docs)?;
-    Ok((n, 0, true))
+    Ok(SparseDiff::rebuilt(n))
 }
 
 fn finish(

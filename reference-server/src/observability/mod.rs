@@ -4,8 +4,8 @@
 //! starts the Prometheus scrape listener and installs the `tracing`
 //! subscriber that bridges spans and events into OTel. Everything else in the
 //! crate only *uses* telemetry: `tracing` spans and events, [`hot::HotSpan`]
-//! for the search's leaf spans, and the typed instruments of
-//! [`metrics::Metrics`] passed to it explicitly.
+//! for the search's leaf spans, [`mark_failed`] for a failed span, and the
+//! typed instruments of [`metrics::Metrics`] passed to it explicitly.
 //!
 //! Signals and where they go:
 //! - traces: `tracing` spans → `tracing-opentelemetry` → OTLP http/protobuf
@@ -18,6 +18,7 @@
 
 pub mod hot;
 pub mod metrics;
+pub mod span;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -37,6 +38,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
 
 use metrics::{Metrics, PromRegistry, ScrapeListener};
+pub use span::mark_failed;
 
 /// Default `service.name` when `OTEL_SERVICE_NAME` is not set.
 pub const DEFAULT_SERVICE_NAME: &str = "codeintel";

@@ -1,5 +1,6 @@
-//! Request guards: path confinement to the repository root, and bearer
-//! token comparison.
+//! Request guards: path confinement to the repository root, the `Host`
+//! check against DNS rebinding ([`allowed_hosts`], [`host_allowed`]), and
+//! the bearer token comparison (constant time, [`bearer_matches`]).
 //!
 //! Every path a client sends (`open_file`, globs are matched against walked
 //! paths only) goes through [`check_relative`] (pure: refuses NUL bytes,
@@ -190,12 +191,11 @@ pub fn relative_to(root: &Path, canonical: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Compares two secrets in time independent of where they differ.
+/// Compares two secrets in time independent of where they differ
+/// (`subtle`; only the lengths are compared in variable time).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.ct_eq(b))
 }
 
 /// Checks an `Authorization` header value against the expected bearer
@@ -377,5 +377,7 @@ mod tests {
         assert!(!bearer_matches(None, "s3cret"));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
     }
 }

@@ -24,15 +24,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+pub use super::json_error::describe_json_error;
+pub use super::propagation::{HttpTraceContext, extract_context};
 use super::{AppState, Readiness, Run, RunSlot, mcp};
 use crate::diagnostics::runpack;
 use crate::search::engine::{GatingSummary, SearchError, query_fingerprint};
-
-/// The OpenTelemetry context of a request's SERVER span, left in the
-/// request's extensions so work done elsewhere (MCP tool calls run in the
-/// MCP session's task) can continue the trace.
-#[derive(Clone, Debug)]
-pub struct HttpTraceContext(pub opentelemetry::Context);
 
 /// A JSON error answer: `{"error": CODE, "message": TEXT, "field": NAME?}`.
 #[derive(Debug, Clone)]
@@ -96,29 +92,6 @@ impl From<&SearchError> for ApiError {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", msg)
             }
         }
-    }
-}
-
-/// The first `` `name` `` quoted in a serde message (the field it is about).
-fn quoted_name(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_owned())
-}
-
-/// Describes a deserialization error as (field, message): the path of the
-/// offending value when there is one (`k`, `filters[0].lang`), else the
-/// field a missing/unknown-field message names.
-pub fn describe_json_error<E: std::fmt::Display>(
-    e: &serde_path_to_error::Error<E>,
-) -> (Option<String>, String) {
-    let path = e.path().to_string();
-    let inner = e.inner().to_string();
-    if path != "." && !path.is_empty() {
-        let msg = format!("field `{path}`: {inner}");
-        (Some(path), msg)
-    } else {
-        (quoted_name(&inner), inner)
     }
 }
 
@@ -234,26 +207,6 @@ pub fn router(state: AppState, local: SocketAddr, shutdown: CancellationToken) -
         .layer(middleware::from_fn_with_state(ctx, trace))
 }
 
-struct HeaderExtractor<'a>(&'a HeaderMap);
-
-impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(axum::http::HeaderName::as_str).collect()
-    }
-}
-
-/// The OpenTelemetry context carried by W3C headers, if any.
-pub fn extract_context(headers: &HeaderMap) -> Option<opentelemetry::Context> {
-    use opentelemetry::trace::TraceContextExt as _;
-    let cx =
-        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
-    cx.span().span_context().is_valid().then_some(cx)
-}
-
 fn protocol_version(v: axum::http::Version) -> &'static str {
     match v {
         axum::http::Version::HTTP_09 => "0.9",
@@ -329,8 +282,7 @@ async fn trace(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response
     let status = response.status();
     span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
-        span.record("otel.status_code", "ERROR");
-        span.record("error.type", status.as_str());
+        crate::observability::mark_failed(&span, status.as_str(), None);
     }
     response
 }

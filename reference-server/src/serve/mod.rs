@@ -7,9 +7,14 @@
 //! `/readyz` says 503 with the reason until then ([`Readiness`]).
 //!
 //! - [`http`]: the router, its middleware (a SERVER span per request,
-//!   bearer auth, concurrency bound, timeout, body limit) and handlers;
+//!   host check, bearer auth, concurrency bound, timeout, body limit) and
+//!   handlers;
 //! - [`mcp`]: the MCP tools (streamable HTTP at `/mcp`, and stdio);
-//! - [`guard`]: path confinement and token comparison.
+//! - [`guard`]: path confinement, the host check and token comparison;
+//! - [`propagation`] and [`json_error`]: leaves both surfaces share (W3C
+//!   trace context in, a JSON error named by its field out), so that
+//!   `http` → `mcp` is the only edge between the two;
+//! - [`embeddings`]: `embed-serve`, any embedder behind `/v1/embeddings`.
 //!
 //! Handlers stay thin: they call the [`Engine`], the catalog of the current
 //! index version, or [`guard`], and record one [`RunRecord`] per search or
@@ -18,7 +23,9 @@
 pub mod embeddings;
 pub mod guard;
 pub mod http;
+pub mod json_error;
 pub mod mcp;
+pub mod propagation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

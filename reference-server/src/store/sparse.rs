@@ -187,7 +187,9 @@ fn sparse_document(fields: Fields, d: &SparseDoc) -> TantivyDocument {
     doc
 }
 
-/// What [`SparseIndex::update`] did.
+/// What a new version's sparse index took from the previous one: what
+/// [`SparseIndex::update`] did, or [`SparseDiff::rebuilt`] for an index
+/// built from scratch (the counterpart of the dense store's `DenseDiff`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SparseDiff {
     pub added: usize,
@@ -196,6 +198,21 @@ pub struct SparseDiff {
     pub removed: usize,
     /// Files of the previous index shared by hard link (not copied).
     pub files_linked: usize,
+    /// Whether the index was built from scratch rather than from the
+    /// previous version's segments.
+    pub rebuilt: bool,
+}
+
+impl SparseDiff {
+    /// An index built from scratch with `added` documents.
+    pub fn rebuilt(added: usize) -> Self {
+        Self {
+            added,
+            removed: 0,
+            files_linked: 0,
+            rebuilt: true,
+        }
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -372,6 +389,7 @@ impl SparseIndex {
                 added,
                 removed: remove.len(),
                 files_linked: linked,
+                rebuilt: false,
             },
         ))
     }
