@@ -3,7 +3,7 @@
 
 /// Byte ranges of each line (without its line break).
 pub(crate) struct Lines<'s> {
-    text: &'s str,
+    pub(super) text: &'s str,
     /// (start, end) byte offsets, end excluding `\n` / `\r\n`.
     spans: Vec<(usize, usize)>,
 }

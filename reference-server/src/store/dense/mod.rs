@@ -32,7 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use faiss::index::ConcurrentIndex;
+use faiss::index::{ConcurrentIndex, SearchResult};
 use opentelemetry::KeyValue;
 use serde::{Deserialize, Serialize};
 
