@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [workspace.metadata.codeintel-lint]
-//! lang = "auto"                                   # auto | rust | python
+//! lang = "auto"                                   # auto | rust | python | typescript
 //! allow = ["**/observability/metrics.rs"]         # replaces the default allowed modules
 //! exclude = ["fixtures/**"]                       # added to the excluded paths
 //! parse-all = false                               # true: parse (and report syntax errors of) every file
@@ -23,17 +23,25 @@ use serde::{Deserialize, Serialize};
 use crate::LintError;
 
 /// The allowed metrics modules when nothing else is configured.
-pub const DEFAULT_ALLOW: [&str; 2] = ["**/observability/metrics.rs", "**/observability/metrics.py"];
+pub const DEFAULT_ALLOW: [&str; 3] = [
+    "**/observability/metrics.rs",
+    "**/observability/metrics.py",
+    "**/observability/metrics.{ts,mts,cts,js,mjs,cjs}",
+];
 
 /// Which sources to lint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
-    /// By extension: `.rs` is Rust, `.py`/`.pyi` is Python.
+    /// By extension: `.rs` is Rust, `.py`/`.pyi` is Python, `.ts`/`.mts`/`.cts`/
+    /// `.js`/`.mjs`/`.cjs` is TypeScript (JavaScript is linted alike).
     #[default]
     Auto,
     Rust,
     Python,
+    /// TypeScript and JavaScript.
+    #[serde(alias = "javascript")]
+    Typescript,
 }
 
 impl Lang {
@@ -44,6 +52,7 @@ impl Lang {
         let by_ext = match path.extension().and_then(|e| e.to_str()) {
             Some("rs") => Some(Lang::Rust),
             Some("py" | "pyi") => Some(Lang::Python),
+            Some("ts" | "mts" | "cts" | "js" | "mjs" | "cjs") => Some(Lang::Typescript),
             _ => None,
         };
         match (self, by_ext) {
@@ -60,13 +69,14 @@ impl fmt::Display for Lang {
             Lang::Auto => "auto",
             Lang::Rust => "rust",
             Lang::Python => "python",
+            Lang::Typescript => "typescript",
         })
     }
 }
 
 /// An unknown `--lang` value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown language `{0}`: expected auto, rust or python")]
+#[error("unknown language `{0}`: expected auto, rust, python or typescript")]
 pub struct UnknownLang(pub String);
 
 impl FromStr for Lang {
@@ -77,6 +87,7 @@ impl FromStr for Lang {
             "auto" => Ok(Lang::Auto),
             "rust" | "rs" => Ok(Lang::Rust),
             "python" | "py" => Ok(Lang::Python),
+            "typescript" | "ts" | "javascript" | "js" => Ok(Lang::Typescript),
             _ => Err(UnknownLang(s.to_owned())),
         }
     }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, Lang};
 use crate::rules::{self, Diagnostic};
-use crate::{LintError, Report, python, rust};
+use crate::{LintError, Report, python, rust, typescript};
 
 /// Compiled allow / exclude globs.
 #[derive(Debug, Clone)]
@@ -165,6 +165,23 @@ fn collect(
     Ok(())
 }
 
+/// One worker thread's tree-sitter parsers (created once per thread).
+struct Parsers {
+    python: Option<tree_sitter::Parser>,
+    typescript: Option<tree_sitter::Parser>,
+    javascript: Option<tree_sitter::Parser>,
+}
+
+impl Parsers {
+    fn new() -> Self {
+        Parsers {
+            python: python::new_parser().ok(),
+            typescript: typescript::new_parser(false).ok(),
+            javascript: typescript::new_parser(true).ok(),
+        }
+    }
+}
+
 /// What linting one file gave.
 struct FileOutcome {
     lines: u64,
@@ -178,11 +195,7 @@ fn count_lines(bytes: &[u8]) -> u64 {
     newlines + u64::from(bytes.last().is_some_and(|b| *b != b'\n'))
 }
 
-fn lint_file(
-    parser: &mut Option<tree_sitter::Parser>,
-    job: &Job,
-    parse_all: bool,
-) -> Result<FileOutcome, LintError> {
+fn lint_file(parsers: &mut Parsers, job: &Job, parse_all: bool) -> Result<FileOutcome, LintError> {
     let bytes = std::fs::read(&job.path).map_err(|source| LintError::Read {
         path: job.path.clone(),
         source,
@@ -193,6 +206,7 @@ fn lint_file(
         let text = String::from_utf8_lossy(&bytes);
         let relevant = match job.lang {
             Lang::Python => python::may_violate(&text),
+            Lang::Typescript => typescript::may_violate(&text),
             Lang::Rust | Lang::Auto => rust::may_violate(&text),
         };
         if !relevant {
@@ -204,8 +218,26 @@ fn lint_file(
         }
     }
     match job.lang {
+        Lang::Typescript => {
+            let parser = if typescript::is_javascript(&job.path) {
+                parsers.javascript.as_mut()
+            } else {
+                parsers.typescript.as_mut()
+            };
+            let Some(parser) = parser else {
+                return Err(LintError::ParserUnavailable);
+            };
+            let context = std::path::absolute(&job.path).unwrap_or_else(|_| job.path.clone());
+            diagnostics.extend(typescript::check_typescript(
+                parser,
+                &job.path,
+                &context,
+                &bytes,
+                job.allowed,
+            ));
+        }
         Lang::Python => {
-            let Some(parser) = parser.as_mut() else {
+            let Some(parser) = parsers.python.as_mut() else {
                 return Err(LintError::ParserUnavailable);
             };
             let context = std::path::absolute(&job.path).unwrap_or_else(|_| job.path.clone());
@@ -237,7 +269,8 @@ fn lint_file(
     })
 }
 
-/// Walks `paths` and lints every Rust and Python file found, in parallel.
+/// Walks `paths` and lints every Rust, Python and TypeScript/JavaScript file
+/// found, in parallel.
 pub(crate) fn run(paths: &[PathBuf], config: &Config) -> Result<Report, LintError> {
     let matchers = Matchers::new(config)?;
     let mut jobs = Vec::new();
@@ -249,16 +282,19 @@ pub(crate) fn run(paths: &[PathBuf], config: &Config) -> Result<Report, LintErro
     if jobs.iter().any(|j| j.lang == Lang::Python) {
         python::new_parser().map_err(LintError::Grammar)?;
     }
+    if jobs.iter().any(|j| j.lang == Lang::Typescript) {
+        typescript::new_parser(false).map_err(LintError::Grammar)?;
+        typescript::new_parser(true).map_err(LintError::Grammar)?;
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("codeintel-lint-{i}"))
         .build()
         .map_err(LintError::Threads)?;
     let outcomes: Vec<Result<FileOutcome, LintError>> = pool.install(|| {
         jobs.par_iter()
-            .map_init(
-                || python::new_parser().ok(),
-                |parser, job| lint_file(parser, job, config.parse_all),
-            )
+            .map_init(Parsers::new, |parsers, job| {
+                lint_file(parsers, job, config.parse_all)
+            })
             .collect()
     });
     let mut report = Report::default();

@@ -1,9 +1,11 @@
 //! `codeintel-lint`: bans legacy metric imports, legacy metrics modules and
-//! hand-made `/metrics` routes in Rust and Python sources (requirements
+//! hand-made `/metrics` routes in Rust, Python and TypeScript/JavaScript sources (requirements
 //! `LNT-001`…`LNT-003` of the conformance spec).
 //!
 //! * Rust is parsed with `syn` (full syntax tree), Python with
-//!   `tree-sitter-python` (3.12 syntax included) — no regexes.
+//!   `tree-sitter-python` (3.12 syntax included), TypeScript and JavaScript
+//!   (`.ts`, `.mts`, `.cts`, `.js`, `.mjs`, `.cjs`) with
+//!   `tree-sitter-typescript` — no regexes.
 //! * A file that does not parse, or is not UTF-8, gets an `LNT-000`
 //!   diagnostic and the run goes on; the rules still run on what parsed.
 //! * The walk honours `.gitignore`/`.ignore` unless [`Config::ignore_files`]
@@ -14,9 +16,10 @@
 //!   `prometheus`, `telemetry`, `/metrics`, `make_asgi_app`, …) cannot hold a
 //!   finding and is not parsed, so its syntax errors are not reported;
 //!   [`Config::parse_all`] (`--parse-all`) parses every file.
-//! * Allowed modules ([`Config::allow`], default `**/observability/metrics.rs`
-//!   and `**/observability/metrics.py`) may use `prometheus` /
-//!   `prometheus_client` and serve `/metrics`; `telemetry.prom` imports and
+//! * Allowed modules ([`Config::allow`], default `**/observability/metrics.rs`,
+//!   `**/observability/metrics.py` and `**/observability/metrics.ts` (or
+//!   `.js`, …)) may use `prometheus` / `prometheus_client` / `prom-client`
+//!   and serve `/metrics`; `telemetry.prom` imports and
 //!   the legacy module files (`LNT-002`) are banned everywhere.
 //!
 //! ```no_run
@@ -37,6 +40,7 @@ pub mod python;
 pub mod rules;
 pub mod rust;
 pub mod synth;
+pub mod typescript;
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +80,7 @@ pub enum LintError {
         source: std::io::Error,
     },
     #[error(
-        "invalid lint configuration in `{}`: {message}\nexpected keys: lang = \"auto|rust|python\", allow = [globs], exclude = [globs]",
+        "invalid lint configuration in `{}`: {message}\nexpected keys: lang = \"auto|rust|python|typescript\", allow = [globs], exclude = [globs]",
         path.display()
     )]
     ConfigParse { path: PathBuf, message: String },
@@ -92,11 +96,11 @@ pub enum LintError {
     #[error("cannot start the lint worker threads: {0}")]
     Threads(#[source] rayon::ThreadPoolBuildError),
     #[error(
-        "the bundled Python grammar does not fit this tree-sitter: {0}; build with matching tree-sitter and tree-sitter-python versions"
+        "a bundled grammar (tree-sitter-python or tree-sitter-typescript) does not fit this tree-sitter: {0}; build with matching versions"
     )]
     Grammar(#[source] tree_sitter::LanguageError),
     #[error(
-        "no Python parser could be created on a worker thread; this is a bug in codeintel-lint"
+        "no Python or TypeScript parser could be created on a worker thread; this is a bug in codeintel-lint"
     )]
     ParserUnavailable,
 }
@@ -104,7 +108,7 @@ pub enum LintError {
 /// The result of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
-    /// Rust and Python files linted.
+    /// Rust, Python and TypeScript/JavaScript files linted.
     pub files_checked: u64,
     /// Their lines, all together.
     pub lines_checked: u64,
@@ -139,7 +143,7 @@ impl Report {
     }
 }
 
-/// Lints every Rust and Python file under `paths` (files or directories)
+/// Lints every Rust, Python and TypeScript/JavaScript file under `paths` (files or directories)
 /// with `config`.
 ///
 /// Errors only when the run itself cannot be done (a path missing or

@@ -1,4 +1,4 @@
-//! `codeintel-lint [PATHS…] [--lang rust|python|auto] [--allow GLOB…]
+//! `codeintel-lint [PATHS…] [--lang rust|python|typescript|auto] [--allow GLOB…]
 //! [--exclude GLOB…] [--format text|json|sarif] [--config FILE]`.
 //! Exit status: 0 clean, 1 findings, 2 usage or I/O error.
 
@@ -12,20 +12,20 @@ use codeintel_lint::{Config, ConfigFile, Format, Lang, LintError, output};
 /// Ban legacy metric imports (`prometheus` / `prometheus_client` outside the
 /// allowed metrics module, `telemetry.prom`), legacy modules
 /// (`telemetry/prom.*`, `telemetry/otel.*`) and hand-made `/metrics` routes
-/// in Rust and Python sources.
+/// in Rust, Python and TypeScript/JavaScript sources.
 #[derive(Debug, Parser)]
 #[command(
     name = "codeintel-lint",
     version,
     after_help = "Exit status: 0 no findings, 1 findings (LNT-000 parse errors included), 2 usage or I/O error.\n\
                   Configuration is also read from [workspace.metadata.codeintel-lint] in Cargo.toml or\n\
-                  [tool.codeintel-lint] in pyproject.toml at each scanned directory (keys: lang, allow, exclude)."
+                  [tool.codeintel-lint] in pyproject.toml at each scanned directory (TypeScript trees use the defaults) (keys: lang, allow, exclude)."
 )]
 struct Cli {
     /// Files or directories to lint (directories are walked honouring .gitignore).
     #[arg(value_name = "PATHS", default_value = ".")]
     paths: Vec<PathBuf>,
-    /// Which sources to lint: auto (by extension), rust or python.
+    /// Which sources to lint: auto (by extension), rust, python or typescript (also .js).
     #[arg(long, value_name = "LANG")]
     lang: Option<Lang>,
     /// A glob of an allowed metrics module (may use prometheus and serve /metrics); repeatable, adds to the configured ones.

@@ -214,17 +214,22 @@ const LEGACY_STEMS: [&str; 2] = ["prom", "otel"];
 
 /// `LNT-002`: is `path` a legacy metrics module? `telemetry/prom.py`,
 /// `telemetry/otel.py` (and `.pyi`), their package forms
-/// `telemetry/prom/__init__.py`, and the Rust equivalents
-/// `telemetry/prom.rs`, `telemetry/otel.rs`, `telemetry/prom/mod.rs`.
+/// `telemetry/prom/__init__.py`, the Rust equivalents
+/// `telemetry/prom.rs`, `telemetry/otel.rs`, `telemetry/prom/mod.rs`, and the
+/// TypeScript/JavaScript ones `telemetry/prom.ts` (`.mts`, `.cts`, `.js`,
+/// `.mjs`, `.cjs`), `telemetry/otel.js`, `telemetry/prom/index.ts`.
 pub fn legacy_module(path: &Path) -> Option<Diagnostic> {
     let ext = path.extension()?.to_str()?;
-    if !matches!(ext, "py" | "pyi" | "rs") {
+    if !matches!(
+        ext,
+        "py" | "pyi" | "rs" | "ts" | "mts" | "cts" | "js" | "mjs" | "cjs"
+    ) {
         return None;
     }
     let stem = path.file_stem()?.to_str()?;
     let parent = path.parent()?;
     let parent_name = parent.file_name().and_then(|n| n.to_str());
-    let (module, package) = if matches!(stem, "__init__" | "mod") {
+    let (module, package) = if matches!(stem, "__init__" | "mod" | "index") {
         (parent_name?, parent.parent()?.file_name()?.to_str()?)
     } else {
         (stem, parent_name?)
@@ -232,10 +237,10 @@ pub fn legacy_module(path: &Path) -> Option<Diagnostic> {
     if package != "telemetry" || !LEGACY_STEMS.contains(&module) {
         return None;
     }
-    let lang_dir = if ext == "rs" {
-        "observability/metrics.rs"
-    } else {
-        "observability/metrics.py"
+    let lang_dir = match ext {
+        "rs" => "observability/metrics.rs",
+        "py" | "pyi" => "observability/metrics.py",
+        _ => "observability/metrics.ts",
     };
     Some(
         Diagnostic::new(
@@ -306,6 +311,9 @@ mod tests {
             "x/telemetry/prom/__init__.py",
             "src/telemetry/prom.rs",
             "src/telemetry/otel/mod.rs",
+            "src/telemetry/prom.ts",
+            "src/telemetry/otel.mjs",
+            "lib/telemetry/prom/index.js",
         ] {
             assert!(legacy_module(Path::new(p)).is_some(), "{p}");
         }
@@ -316,6 +324,9 @@ mod tests {
             "a/observability/prom.rs",
             "a/telemetry/__init__.py",
             "a/telemetry/mod.rs",
+            "a/telemetry/index.ts",
+            "a/telemetry/prom.d.ts.map",
+            "a/telemetry/promise.ts",
         ] {
             assert!(legacy_module(Path::new(p)).is_none(), "{p}");
         }

@@ -156,3 +156,45 @@ fn a_syntax_error_does_not_stop_the_run() {
     );
     assert!(text.contains("b_bad.py:1:6: LNT-001"), "{text}");
 }
+
+#[test]
+fn typescript_findings_in_json_and_sarif() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "src/app.ts",
+        "import client from \"prom-client\";\napp.get(\"/metrics\", (req, res) => res.end());\n",
+    );
+    write(
+        dir.path(),
+        "src/observability/metrics.ts",
+        "import { PrometheusExporter } from \"@opentelemetry/exporter-prometheus\";\n",
+    );
+    write(
+        dir.path(),
+        "node_modules/prom-client/index.js",
+        "const c = require(\"prom-client\");\n",
+    );
+    let out = run(dir.path(), &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let text = json.to_string();
+    assert!(
+        text.contains("LNT-001") && text.contains("LNT-003"),
+        "{text}"
+    );
+    assert!(
+        text.contains("src/app.ts") && !text.contains("node_modules"),
+        "{text}"
+    );
+    let out = run(dir.path(), &["--format", "sarif", "--lang", "typescript"]);
+    assert_eq!(out.status.code(), Some(1));
+    let sarif = stdout(&out);
+    assert!(
+        sarif.contains("src/app.ts") && sarif.contains("prom-client"),
+        "{sarif}"
+    );
+    std::fs::remove_file(dir.path().join("src/app.ts")).unwrap();
+    let out = run(dir.path(), &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

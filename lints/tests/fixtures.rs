@@ -29,7 +29,10 @@ fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             source_files(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("rs" | "py")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("rs" | "py" | "ts" | "mts" | "cts" | "js" | "mjs" | "cjs")
+        ) {
             out.push(path);
         }
     }
@@ -106,10 +109,10 @@ fn assert_findings_are_the_markers(report: &Report) {
 }
 
 #[test]
-fn every_rule_is_shown_in_both_languages() {
+fn every_rule_is_shown_in_every_language() {
     let report = lint(&["."]);
     for rule in Rule::ALL {
-        for ext in ["rs", "py"] {
+        for ext in ["rs", "py", "ts"] {
             assert!(
                 report
                     .diagnostics
@@ -156,18 +159,27 @@ fn parse_errors_name_the_problem() {
         "rust/syntax_error.rs",
         "rust/non_utf8.rs",
         "python/pep695_and_312_syntax.py",
+        "typescript/syntax_error.ts",
+        "typescript/lib/view_with_jsx.js",
     ]);
     let parse: Vec<_> = report
         .diagnostics
         .iter()
         .filter(|d| d.rule == Rule::ParseError)
         .collect();
-    assert_eq!(parse.len(), 4, "{parse:#?}");
+    assert_eq!(parse.len(), 5, "{parse:#?}");
     for d in &parse {
         let p = d.path.to_string_lossy();
         if p.contains("non_utf8") {
             assert!(
                 d.message.contains("not valid UTF-8") && d.message.contains("0xe9"),
+                "{}",
+                d.message
+            );
+        } else if p.ends_with(".ts") {
+            assert!(
+                d.message
+                    .starts_with("cannot parse TypeScript: syntax error"),
                 "{}",
                 d.message
             );
@@ -203,6 +215,8 @@ fn sarif_output_snapshot() {
         "python/route_app_get_metrics.py",
         "python/syntax_error.py",
         "rust/route_metrics.rs",
+        "typescript/telemetry",
+        "typescript/route_raw_http_server.js",
     ]);
     let sarif = output::sarif::render(&report).replace(env!("CARGO_PKG_VERSION"), "[version]");
     insta::assert_snapshot!("fixtures_sarif", sarif);
@@ -210,6 +224,11 @@ fn sarif_output_snapshot() {
 
 #[test]
 fn json_output_snapshot() {
-    let report = lint(&["python/telemetry/prom.py", "rust/use_prometheus_simple.rs"]);
+    let report = lint(&[
+        "python/telemetry/prom.py",
+        "rust/use_prometheus_simple.rs",
+        "typescript/import_prom_client_default.ts",
+        "typescript/route_express_app_get_metrics.ts",
+    ]);
     insta::assert_snapshot!("fixtures_json", output::json::render(&report));
 }
