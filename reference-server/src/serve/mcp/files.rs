@@ -5,10 +5,26 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use super::ToolError;
-use super::tools::OpenFileArgs;
 use crate::index::walk;
 use crate::serve::guard;
+
+/// `open_file` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenFileArgs {
+    /// Path relative to the repository root, e.g. `src/main.rs`.
+    pub path: String,
+    /// First line to return, 1-based (default 1).
+    #[serde(default)]
+    pub start_line: Option<usize>,
+    /// Last line to return, inclusive (default: start_line + 399, at most 2000 lines per call).
+    #[serde(default)]
+    pub end_line: Option<usize>,
+}
 
 /// Lines `open_file` returns at most per call.
 pub const MAX_OPEN_LINES: usize = 2000;

@@ -11,6 +11,7 @@ use rmcp::model::{Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use super::files::OpenFileArgs;
 use super::files::{Listed, PathGlob, grep_files, open_file};
 use super::{McpServer, ToolError, ToolOk, bounded, parse_args};
 use crate::diagnostics::timeline::Timeline;
@@ -147,20 +148,6 @@ pub struct TextSearchArgs {
     /// Most matching lines to return (1 to 1000; default 100).
     #[serde(default)]
     pub max_results: Option<usize>,
-}
-
-/// `open_file` arguments.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OpenFileArgs {
-    /// Path relative to the repository root, e.g. `src/main.rs`.
-    pub path: String,
-    /// First line to return, 1-based (default 1).
-    #[serde(default)]
-    pub start_line: Option<usize>,
-    /// Last line to return, inclusive (default: start_line + 399, at most 2000 lines per call).
-    #[serde(default)]
-    pub end_line: Option<usize>,
 }
 
 /// `list_paths` arguments.
