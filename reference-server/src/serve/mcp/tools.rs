@@ -198,7 +198,11 @@ impl McpServer {
             .map_err(|e| ToolError::from(&e))
     }
 
-    async fn semantic_search(&self, a: SemanticSearchArgs, call: &Call<'_>) -> Result<ToolOk, ToolError> {
+    async fn semantic_search(
+        &self,
+        a: SemanticSearchArgs,
+        call: &Call<'_>,
+    ) -> Result<ToolOk, ToolError> {
         let timeline = call.timeline;
         let trace_id = call.trace_id;
         let k = a.k.unwrap_or(10);
@@ -436,7 +440,11 @@ impl McpServer {
         })))
     }
 
-    async fn symbol_search(&self, a: SymbolSearchArgs, call: &Call<'_>) -> Result<ToolOk, ToolError> {
+    async fn symbol_search(
+        &self,
+        a: SymbolSearchArgs,
+        call: &Call<'_>,
+    ) -> Result<ToolOk, ToolError> {
         let timeline = call.timeline;
         let mut stage = timeline.stage("symbol_search");
         let limit = bounded(a.limit, 20, 500, "limit")?;
