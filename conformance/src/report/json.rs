@@ -119,7 +119,7 @@ mod tests {
                 startup_notes: &notes,
                 startup_error: Some("exited with status 3"),
                 peer_errors: &peers,
-                exit_code: Some(super::Exit::Harness),
+                exit_code: Some(crate::report::Exit::Harness),
                 ..Context::default()
             },
         );
