@@ -22,9 +22,19 @@ use serde_yaml_ng::Value;
 // ---------------------------------------------------------------- the CLI
 
 /// `codeintel-conformance`'s subcommands and, for each, its long flags, as
-/// declared with clap in conformance/src/main.rs.
+/// declared with clap in conformance/src/main.rs and conformance/src/cli/.
 fn conformance_cli() -> BTreeMap<String, BTreeSet<String>> {
-    let src = read(&repo_root().join("conformance/src/main.rs"));
+    // The binary: main.rs declares the subcommands, cli/*.rs their argument
+    // structs (shared groups flattened into each).
+    let mut src = read(&repo_root().join("conformance/src/main.rs"));
+    let mut cli_files: Vec<_> = std::fs::read_dir(repo_root().join("conformance/src/cli"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    cli_files.sort();
+    for f in cli_files {
+        src.push('\n');
+        src.push_str(&read(&f));
+    }
     let block = |start: &str| -> Vec<&str> {
         let from = src
             .find(start)
@@ -65,6 +75,10 @@ fn conformance_cli() -> BTreeMap<String, BTreeSet<String>> {
         let mut flatten = false;
         for l in lines {
             let t = l.trim();
+            let t = t
+                .strip_prefix("pub(crate) ")
+                .or_else(|| t.strip_prefix("pub "))
+                .unwrap_or(t);
             if t.starts_with("#[arg(") {
                 long = t.contains("long");
             } else if t.starts_with("#[command(flatten)]") {
@@ -75,6 +89,7 @@ fn conformance_cli() -> BTreeMap<String, BTreeSet<String>> {
             {
                 if flatten {
                     let ty = ty.trim().trim_end_matches(',');
+                    let ty = ty.rsplit("::").next().unwrap_or(ty);
                     flags.extend(flags_of(ty, block, kebab));
                 } else if long {
                     flags.insert(format!("--{}", kebab(field)));
@@ -87,7 +102,7 @@ fn conformance_cli() -> BTreeMap<String, BTreeSet<String>> {
     }
     let owned_block =
         |start: &str| -> Vec<String> { block(start).into_iter().map(str::to_owned).collect() };
-    let variant = regex::Regex::new(r"^    ([A-Z]\w*)(?:\((\w+)\))?").unwrap();
+    let variant = regex::Regex::new(r"^    ([A-Z]\w*)(?:\((?:\w+::)*(\w+)\))?").unwrap();
     let mut cli = BTreeMap::new();
     for l in block("enum Command {") {
         if let Some(c) = variant.captures(l) {
