@@ -615,19 +615,7 @@ mod tests {
     const GARBAGE: &str = include_str!("../../../fixtures/expositions/bad_garbage.prom");
     const HTML: &str = include_str!("../../../fixtures/expositions/bad_html.prom");
 
-    const B: [f64; 11] = [
-        0.001,
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.1,
-        0.25,
-        0.5,
-        1.0,
-        2.5,
-        f64::INFINITY,
-    ];
+    const B: [f64; 11] = crate::contract::BUCKETS_B;
 
     #[test]
     fn good_exporter_shape_parses_with_histograms_counters_and_target_info() {
